@@ -1,0 +1,40 @@
+"""Shared fixtures; keeps ultralytics and matplotlib off the network and out of $HOME."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_cache = Path(tempfile.gettempdir()) / "scoliosis-screen-tests"
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(_cache / "ultralytics"))
+os.environ.setdefault("MPLCONFIGDIR", str(_cache / "matplotlib"))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or a clean skip where the project was cloned alone."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test material not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def walker_mask(
+    height: int = 400,
+    width: int = 300,
+    top: int = 50,
+    box_h: int = 300,
+    box_w: int = 100,
+    left: int | None = None,
+) -> np.ndarray:
+    """A binary frame holding one upright rectangle, a crude stand-in for a person."""
+    mask = np.zeros((height, width), np.uint8)
+    left = (width - box_w) // 2 if left is None else left
+    mask[top : top + box_h, left : left + box_w] = 255
+    return mask
