@@ -65,7 +65,7 @@ class ModelSpec:
         """The model card's markdown, where the spec names one."""
         if self.card is None:
             return None
-        return resources.files("screen.specs").joinpath(self.card).read_text(encoding="utf-8")
+        return resources.files("screen._models").joinpath(self.card).read_text(encoding="utf-8")
 
 
 def _parse_spec(data: dict, origin: str) -> ModelSpec:
@@ -105,7 +105,7 @@ def load_spec_file(path: str | Path) -> ModelSpec:
 def all_specs() -> dict[str, ModelSpec]:
     """Every spec shipped in models/, by name."""
     specs: dict[str, ModelSpec] = {}
-    for entry in sorted(resources.files("screen.specs").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("screen._models").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
             spec = _parse_spec(data, f"models/{entry.name}")
