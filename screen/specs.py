@@ -15,6 +15,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import platformdirs
@@ -34,6 +35,7 @@ class WeightFile:
     url: str | None = None  #: where `screen weights download` fetches it
     archive: str | None = None  #: 'zip' or 'tar' when the URL serves an archive to unpack
     archive_sha256: str | None = None  #: checksum of the archive itself
+    members: tuple[str, ...] = ()  #: files an unpacked folder must hold
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,22 @@ class ModelSpec:
         """The model card's markdown, where the spec names one."""
         if self.card is None:
             return None
-        return resources.files("screen._models").joinpath(self.card).read_text(encoding="utf-8")
+        return _models_dir().joinpath(self.card).read_text(encoding="utf-8")
+
+
+def _parse_weight_file(entry: dict) -> WeightFile:
+    # An empty checksum in TOML means "not published": trust on first use.
+    entry = {key: (None if value == "" else value) for key, value in entry.items()}
+    entry["members"] = tuple(entry.get("members") or ())
+    return WeightFile(**entry)
+
+
+def _models_dir() -> Traversable:
+    """models/ in a source checkout, else the copy installed as the package screen._models."""
+    checkout = Path(__file__).resolve().parent.parent / "models"
+    if checkout.is_dir():
+        return checkout
+    return resources.files("screen._models")
 
 
 def _parse_spec(data: dict, origin: str) -> ModelSpec:
@@ -74,7 +91,7 @@ def _parse_spec(data: dict, origin: str) -> ModelSpec:
     if unknown:
         raise SpecError(f"{origin}: unknown keys {unknown}; known keys are {sorted(known)}")
     try:
-        files = tuple(WeightFile(**entry) for entry in data.get("files", ()))
+        files = tuple(_parse_weight_file(entry) for entry in data.get("files", ()))
         spec = ModelSpec(
             **{
                 **data,
@@ -105,7 +122,7 @@ def load_spec_file(path: str | Path) -> ModelSpec:
 def all_specs() -> dict[str, ModelSpec]:
     """Every spec shipped in models/, by name."""
     specs: dict[str, ModelSpec] = {}
-    for entry in sorted(resources.files("screen._models").iterdir(), key=lambda e: e.name):
+    for entry in sorted(_models_dir().iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             data = tomllib.loads(entry.read_text(encoding="utf-8"))
             spec = _parse_spec(data, f"models/{entry.name}")
