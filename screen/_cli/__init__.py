@@ -10,7 +10,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from . import classify
+    from . import classify, weights
 
-    for module in (classify,):
+    for module in (classify, weights):
         module.register(app)

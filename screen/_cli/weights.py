@@ -1,0 +1,201 @@
+"""`screen weights list | download | verify | forget | import`: the model files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import console, err_console, parse_class_order, write_json
+
+weights_app = typer.Typer(
+    name="weights",
+    help="Model files: what is present, download, verify, import an OpenGait checkpoint.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(weights_app, name="weights")
+
+
+_STATE_STYLE = {
+    "verified": "green",
+    "trusted-on-first-use": "green",
+    "MISMATCH": "bold red",
+    "INCOMPLETE": "bold red",
+    "missing": "yellow",
+}
+
+
+def _state(text: str) -> str:
+    from rich.markup import escape
+
+    style = _STATE_STYLE.get(text)
+    return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
+
+
+def _where(spec, found) -> str:
+    """A short place: weights/NAME, cache/NAME, or the user's own path."""
+    if found.source == "project":
+        return f"weights/{found.path.name}"
+    if found.source == "cache":
+        return f"cache/{found.path.name}"
+    if found.source == "environment":
+        return f"${spec.env_var}: {found.path}"
+    return str(found.path)
+
+
+@weights_app.command("list")
+def list_models(
+    json_out: str | None = typer.Option(
+        None, "--json", help="Write the list as JSON to PATH ('-' for stdout)."
+    ),
+) -> None:
+    """Each model: present or missing (where), checksum state, license, clinical or not."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..specs import all_specs, project_weights_dir, user_cache_dir
+    from ..weights import model_status
+
+    statuses = [model_status(spec) for spec in all_specs().values()]
+    if json_out is not None:
+        write_json({"models": [status.to_dict() for status in statuses]}, json_out)
+        if json_out == "-":
+            return
+    table = Table(
+        title="Models",
+        title_justify="left",
+        caption=f"weights/ = {project_weights_dir()}\ncache/ = {user_cache_dir()}",
+        caption_justify="left",
+    )
+    table.add_column("model", no_wrap=True)
+    for column in ("checksum", "license", "clinical"):
+        table.add_column(column)
+    table.add_column("file", overflow="fold", ratio=1)
+    for status in statuses:
+        found = status.found
+        where = _where(status.spec, found) if found else "missing"
+        table.add_row(
+            status.spec.name,
+            _state(str(found.checksum) if found else "missing"),
+            escape(status.spec.license),
+            "yes" if status.spec.clinical else "no",
+            escape(where),
+        )
+    console.print(table)
+    problems = [s.found.problem for s in statuses if s.found and s.found.problem]
+    for problem in problems:
+        err_console.print(f"screen: warning: {problem}", markup=False, soft_wrap=True)
+
+
+@weights_app.command("download")
+def download(
+    name: str = typer.Argument(..., help="A model name (see `screen weights list`) or 'all'."),
+    directory: str = typer.Option(
+        "auto",
+        "--dir",
+        help="weights (the project's weights/), cache (the user cache) or auto: "
+        "weights/ in a source checkout, else the user cache.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Download even if a good copy is there."),
+) -> None:
+    """Download a model's files with checksum verification; archives are unpacked."""
+    from ..errors import ScreenError
+    from ..specs import all_specs, get_spec
+    from ..weights import download as fetch
+    from ..weights import download_dir
+
+    target = download_dir(directory)
+    if name != "all":
+        for found in fetch(get_spec(name), target, force=force):
+            console.print(f"{name}: {found.path} ({found.checksum}, sha256 {found.sha256})")
+        return
+    failed = 0
+    for spec in all_specs().values():
+        if spec.primary.url is None:
+            console.print(f"{spec.name}: no download ({spec.source or 'made locally'})")
+            continue
+        try:
+            for found in fetch(spec, target, force=force):
+                console.print(f"{spec.name}: {found.path} ({found.checksum})")
+        except ScreenError as error:
+            failed += 1
+            err_console.print(f"screen: error: {error}", markup=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@weights_app.command("verify")
+def verify() -> None:
+    """Recompute the checksum of every present model file; exit 1 if one is refused."""
+    from rich.table import Table
+
+    from ..specs import all_specs
+    from ..weights import verify_present
+
+    table = Table(title="Model files, re-hashed", title_justify="left")
+    for column in ("model", "file", "sha256", "checksum"):
+        table.add_column(column, overflow="fold")
+    problems = []
+    for spec in all_specs().values():
+        for found in verify_present(spec):
+            table.add_row(spec.name, str(found.path), found.sha256[:16], _state(found.checksum))
+            if found.problem is not None:
+                problems.append(found.problem)
+    console.print(table)
+    for problem in problems:
+        err_console.print(f"screen: error: {problem}", markup=False, soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+@weights_app.command("forget")
+def forget(name: str = typer.Argument(..., help="The model whose first-use record to drop.")):
+    """Forget the sha256 recorded at first use: the next download or load is trusted afresh."""
+    from ..specs import get_spec
+    from ..weights import forget as forget_record
+
+    dropped = forget_record(get_spec(name))
+    console.print(f"{name}: " + ("record dropped" if dropped else "no record to drop"))
+
+
+@weights_app.command("import")
+def import_checkpoint(
+    file: Path = typer.Argument(..., help="An OpenGait ScoNet checkpoint (.pt)."),
+    class_order: str = typer.Option(
+        ...,
+        "--class-order",
+        help="The checkpoint's class order: current (negative, neutral, positive) or "
+        "legacy (negative, positive, neutral; the 2024 code).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Folder for the checkpoint and its card."),
+    name: str | None = typer.Option(None, "--name", help="Model name (default: the file's stem)."),
+    clinical: bool = typer.Option(
+        False, "--clinical", help="State it is fit for clinical use (needs --trained-on)."
+    ),
+    trained_on: str | None = typer.Option(
+        None, "--trained-on", help="The data it was trained on, in words."
+    ),
+    half: bool = typer.Option(False, "--half", help="Store fp16 weights (half the size)."),
+    force: bool = typer.Option(False, "--force", help="Replace existing output files."),
+) -> None:
+    """Turn an OpenGait ScoNet checkpoint into this tool's format, recording where it came from."""
+    from ..weights import import_opengait
+
+    imported = import_opengait(
+        file,
+        parse_class_order(class_order),
+        out,
+        name,
+        clinical=clinical,
+        trained_on=trained_on,
+        half=half,
+        force=force,
+    )
+    console.print(f"wrote {imported.path} (sha256 {imported.sha256})", markup=False)
+    console.print(f"wrote {imported.card} (fill in its evaluation)", markup=False)
+    console.print(f"use it: screen classify SILHOUETTES --weights {imported.path}", markup=False)

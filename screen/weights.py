@@ -1,0 +1,460 @@
+"""Model files: what is present, downloading, verifying, importing OpenGait checkpoints.
+
+Downloads go through pooch (checksum verified, streamed to a temporary file),
+into a private staging folder beside the target; archives are unpacked there,
+and only a complete, verified file or folder is renamed into place.  A failure
+or Ctrl-C leaves the target as it was.  Where the publisher gives no checksum,
+the sha256 of the first download is recorded and every later load is checked
+against it (trust on first use, see screen.specs).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .classes import ClassOrder
+from .errors import CheckpointError, ScreenError, WeightsMissing
+from .specs import (
+    Checksum,
+    ModelSpec,
+    ResolvedFile,
+    WeightFile,
+    candidate_paths,
+    check_file,
+    file_sha256,
+    forget_trusted,
+    locate_file,
+    project_weights_dir,
+    record_trusted,
+    trusted_record,
+    user_cache_dir,
+)
+
+if TYPE_CHECKING:
+    from .checkpoint import ModelMetadata
+
+DOWNLOAD_TIMEOUT_S = 60
+DIR_CHOICES = ("auto", "weights", "cache")
+
+
+class DownloadFailed(ScreenError):
+    """A model file could not be fetched, or what came was not the file the spec names."""
+
+
+# --- what is present ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One model: the file the tool would use (judged, not refused), or why there is none."""
+
+    spec: ModelSpec
+    found: ResolvedFile | None
+    missing: str | None = None  #: why nothing was found, in the words of WeightsMissing
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.spec.name,
+            "kind": self.spec.kind,
+            "file": str(self.found.path) if self.found else None,
+            "source": self.found.source if self.found else None,
+            "sha256": self.found.sha256 if self.found else None,
+            "checksum": str(self.found.checksum) if self.found else "missing",
+            "license": self.spec.license,
+            "clinical": self.spec.clinical,
+        }
+
+
+def model_status(spec: ModelSpec) -> ModelStatus:
+    """Where the spec's file is and how far it can be trusted; records nothing."""
+    try:
+        path, source = locate_file(spec)
+    except WeightsMissing as missing:
+        return ModelStatus(spec, None, str(missing))
+    return ModelStatus(spec, check_file(spec, path, source, record=False))
+
+
+def verify_present(spec: ModelSpec) -> list[ResolvedFile]:
+    """Every copy of the spec's file that exists, re-hashed from its bytes (no cache)."""
+    return [
+        check_file(spec, path, source, record=False, fresh=True)
+        for path, source in candidate_paths(spec)
+        if path.exists()
+    ]
+
+
+def forget(spec: ModelSpec) -> bool:
+    """Drop the first-use record of the spec's file, so its next download or load is trusted."""
+    if spec.primary.sha256 is not None:
+        raise ScreenError(
+            f"model {spec.name!r} has its sha256 pinned in {spec.origin}: there is no "
+            "first-use record to forget; use its environment variable or an explicit path "
+            "for a different file"
+        )
+    return forget_trusted(spec)
+
+
+# --- downloading -------------------------------------------------------------
+
+
+def download_dir(choice: str = "auto") -> Path:
+    """Where downloads go: 'weights' (the project's weights/), 'cache' (the user cache),
+    or 'auto': weights/ when it exists (a source checkout), else the user cache."""
+    if choice not in DIR_CHOICES:
+        raise ScreenError(f"--dir must be one of {', '.join(DIR_CHOICES)}, not {choice!r}")
+    if choice == "weights" or (choice == "auto" and project_weights_dir().is_dir()):
+        return project_weights_dir()
+    return user_cache_dir()
+
+
+def download(
+    spec: ModelSpec,
+    directory: Path | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> list[ResolvedFile]:
+    """Fetch every file of a model into `directory`, verified; a good copy already there stays."""
+    directory = Path(directory) if directory is not None else download_dir()
+    return [
+        _download_file(spec, weight, directory, force, progress, timeout) for weight in spec.files
+    ]
+
+
+def _download_file(
+    spec: ModelSpec,
+    weight: WeightFile,
+    directory: Path,
+    force: bool,
+    progress: bool,
+    timeout: float,
+) -> ResolvedFile:
+    if weight.url is None:
+        raise DownloadFailed(
+            f"model {spec.name!r} has no download URL: {spec.source or 'it is made locally'}"
+        )
+    target = directory / weight.name
+    source = "cache" if directory == user_cache_dir() else "project"
+    if target.exists() and not force:
+        present = check_file(spec, target, source, weight, record=False, fresh=True)
+        if present.checksum in (Checksum.VERIFIED, Checksum.TRUSTED):
+            return present
+    directory.mkdir(parents=True, exist_ok=True)
+    # The staging folder sits beside the target, so the final rename is atomic.
+    staging = Path(tempfile.mkdtemp(prefix=f".partial-{weight.name}-", dir=directory))
+    try:
+        record = trusted_record(spec, weight)
+        fetched = _fetch(spec, weight, target, staging, progress, timeout, record)
+        archive_sha256 = None
+        if weight.archive:
+            archive_sha256 = file_sha256(fetched)
+            fetched = _unpack(spec, weight, fetched, staging / "unpacked", target)
+        sha256 = file_sha256(fetched)
+        expected = weight.sha256 or (record or {}).get("sha256")
+        if expected is not None and sha256 != expected.lower():
+            what = "and unpacked folder" if weight.archive else "file"
+            raise _mismatch(spec, weight, target, what, expected, sha256)
+        _move_into_place(fetched, target, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if weight.sha256 is not None:
+        return ResolvedFile(target, source, sha256, Checksum.VERIFIED)
+    if record is None:
+        record_trusted(spec, sha256, f"downloaded from {weight.url}", weight, archive_sha256)
+    return ResolvedFile(target, source, sha256, Checksum.TRUSTED)
+
+
+def _by_hand(weight: WeightFile, target: Path) -> str:
+    """Where a user puts a file fetched by other means, in one clause."""
+    if weight.archive:
+        inside = weight.members[0] if weight.members else "its files"
+        return f"download it by hand and unpack it so that {target / inside} exists"
+    return f"download it by hand and save it as {target}"
+
+
+def _against(weight: WeightFile) -> str:
+    pinned = weight.sha256 or weight.archive_sha256
+    return "the spec's sha256" if pinned else "the sha256 recorded at first use"
+
+
+def _mismatch(
+    spec: ModelSpec, weight: WeightFile, target: Path, what: str, expected: str, actual: str
+) -> DownloadFailed:
+    against = _against(weight)
+    return DownloadFailed(
+        f"{weight.url}: the downloaded {what} has sha256 {actual}, not {against} {expected.lower()}"
+        f" for model {spec.name!r}; it was discarded and {target} left as it was "
+        "(a corrupt transfer or a changed file on the server: try again later"
+        + (
+            f"; if the publisher really changed it, run `screen weights forget {spec.name}`)"
+            if against.endswith("first use")
+            else ")"
+        )
+    )
+
+
+def _fetch(
+    spec: ModelSpec,
+    weight: WeightFile,
+    target: Path,
+    staging: Path,
+    progress: bool,
+    timeout: float,
+    record: dict | None,
+) -> Path:
+    """Download the URL into `staging` with pooch, checking the hash it knows."""
+    import pooch
+    import requests
+
+    if weight.archive:
+        known = weight.archive_sha256 or (record or {}).get("archive_sha256")
+    else:
+        known = weight.sha256 or (record or {}).get("sha256")
+    filename = weight.url.rsplit("/", 1)[-1] if weight.archive else weight.name
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch logs every download and unknown hash at INFO
+    try:
+        with _progress_bar(spec.name, progress) as bar:
+            downloader = pooch.HTTPDownloader(progressbar=bar or False, timeout=timeout)
+            fetched = pooch.retrieve(
+                weight.url,
+                known_hash=f"sha256:{known}" if known else None,
+                fname=filename,
+                path=staging,
+                downloader=downloader,
+            )
+    except requests.exceptions.HTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        reason = error.response.reason if error.response is not None else ""
+        raise DownloadFailed(
+            f"cannot download {spec.name}: {weight.url} answered HTTP {status} {reason}".rstrip()
+            + f"; {_by_hand(weight, target)}"
+        ) from None
+    except requests.exceptions.RequestException as error:
+        raise DownloadFailed(
+            f"cannot download {spec.name}: {weight.url} is unreachable ({_network_reason(error)});"
+            f" {_by_hand(weight, target)}"
+        ) from None
+    except ValueError as error:  # pooch: the hash of what came differs from the known one
+        actual = re.search(r"but got ([0-9a-f]{64})", str(error))
+        what = "archive" if weight.archive else "file"
+        found = actual.group(1) if actual else "unknown"
+        raise _mismatch(spec, weight, target, what, known or "", found) from None
+    finally:
+        logger.setLevel(level)
+    return Path(fetched)
+
+
+def _network_reason(error: Exception) -> str:
+    """A few words for a network failure instead of urllib3's nested repr."""
+    import requests
+
+    if isinstance(error, requests.exceptions.Timeout):
+        return "timed out"
+    text = str(error)
+    for pattern in (r"\[Errno -?\d+\] ([^'\")\]]+)", r"(Name or service not known)"):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).strip()
+    return type(error).__name__
+
+
+class _RichBar:
+    """The progress-bar object pooch drives (total, update, reset, close) on a rich Progress."""
+
+    def __init__(self, progress, task) -> None:
+        self._progress, self._task = progress, task
+
+    @property
+    def total(self) -> float | None:
+        return self._progress.tasks[0].total
+
+    @total.setter
+    def total(self, value: int) -> None:
+        # pooch sets the total once the server answers: only then is there a bar to show.
+        self._progress.update(self._task, total=value or None, visible=True)
+
+    def update(self, advance: int) -> None:
+        self._progress.advance(self._task, advance)
+
+    def reset(self) -> None:
+        self._progress.reset(self._task)
+
+    def close(self) -> None:
+        pass
+
+
+@contextmanager
+def _progress_bar(label: str, enabled: bool) -> Iterator[_RichBar | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    columns += (TransferSpeedColumn(), TimeRemainingColumn())
+    # transient: the bar goes when done; the caller prints what was installed where.
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield _RichBar(progress, progress.add_task(label, total=None, visible=False))
+
+
+def _unpack(
+    spec: ModelSpec, weight: WeightFile, archive: Path, destination: Path, target: Path
+) -> Path:
+    """Unpack into `destination`; the model folder is its single top folder, or itself."""
+    destination.mkdir()
+    try:
+        if weight.archive == "zip":
+            with zipfile.ZipFile(archive) as bundle:
+                bundle.extractall(destination)  # zipfile drops '..' and absolute member paths
+        else:
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(destination, filter="data")  # refuses paths outside
+    except (zipfile.BadZipFile, tarfile.TarError, OSError) as error:
+        raise DownloadFailed(
+            f"{weight.url}: not a readable {weight.archive} archive ({error}); "
+            f"{_by_hand(weight, target)}"
+        ) from None
+    entries = [entry for entry in destination.iterdir() if entry.name != "__MACOSX"]
+    folder = entries[0] if len(entries) == 1 and entries[0].is_dir() else destination
+    missing = [name for name in weight.members if not (folder / name).is_file()]
+    if missing:
+        raise DownloadFailed(
+            f"{weight.url}: the archive lacks {', '.join(missing)} that model {spec.name!r} "
+            f"needs; nothing was installed"
+        )
+    return folder
+
+
+def _move_into_place(new: Path, target: Path, staging: Path) -> None:
+    """Rename a verified file or folder onto `target`, the old one moved aside first."""
+    if target.exists() or target.is_symlink():
+        target.rename(staging / "replaced")  # removed with the staging folder
+    new.rename(target)
+
+
+# --- importing an OpenGait checkpoint ----------------------------------------
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class ImportedCheckpoint:
+    path: Path  #: our safetensors checkpoint
+    card: Path  #: its model-card stub
+    sha256: str  #: of the checkpoint written
+    source_sha256: str  #: of the OpenGait file it came from
+    metadata: ModelMetadata
+
+
+def import_opengait(
+    source: str | Path,
+    class_order: ClassOrder,
+    out_dir: str | Path,
+    name: str | None = None,
+    *,
+    clinical: bool = False,
+    trained_on: str | None = None,
+    half: bool = False,
+    force: bool = False,
+) -> ImportedCheckpoint:
+    """An OpenGait ScoNet checkpoint -> our safetensors format with provenance, plus a card stub.
+
+    The file is read with torch.load(weights_only=True): it cannot run code.  Keys
+    and shapes must match ScoNet exactly.  `clinical` must be stated with `trained_on`.
+    """
+    from .checkpoint import ModelMetadata, load_opengait_checkpoint, save_checkpoint
+
+    source, out_dir = Path(source), Path(out_dir)
+    name = name or source.stem
+    if not _SAFE_NAME.match(name):
+        raise ScreenError(
+            f"--name {name!r}: use letters, digits, '.', '_' and '-' only (it names files in --out)"
+        )
+    if clinical and not (trained_on or "").strip():
+        raise ScreenError(
+            "--clinical needs --trained-on: say which clinical data the model was trained and "
+            "validated on"
+        )
+    checkpoint, card = out_dir / f"{name}.safetensors", out_dir / f"{name}.card.md"
+    for existing in (checkpoint, card):
+        if existing.exists() and not force:
+            raise CheckpointError(existing, "already exists; pass --force to replace it")
+    model = load_opengait_checkpoint(source, class_order)  # refuses code, wrong keys, shapes
+    source_sha256 = file_sha256(source)
+    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
+    metadata = ModelMetadata(
+        name=name,
+        class_order=class_order,
+        trained_on=trained_on or "not stated at import (an OpenGait checkpoint)",
+        clinical=clinical,
+        provenance=(
+            f"imported with `screen weights import` on {imported_at} from OpenGait checkpoint "
+            f"{source.name} (sha256 {source_sha256}); class order {class_order.value} as stated"
+        ),
+        extra={
+            "source_file": source.name,
+            "source_sha256": source_sha256,
+            "imported_at": imported_at,
+            "class_order_stated": class_order.value,
+        },
+    )
+    save_checkpoint(checkpoint, model, metadata, half=half)
+    sha256 = file_sha256(checkpoint)
+    card.write_text(_card_stub(metadata, checkpoint, sha256, source, source_sha256), "utf-8")
+    return ImportedCheckpoint(checkpoint, card, sha256, source_sha256, metadata)
+
+
+def _card_stub(
+    metadata: ModelMetadata, checkpoint: Path, sha256: str, source: Path, source_sha256: str
+) -> str:
+    order = ", ".join(
+        f"{label.value} ({index})" for index, label in enumerate(metadata.class_order.labels)
+    )
+    use = (
+        f"stated fit for clinical use at import (trained on: {metadata.trained_on}); "
+        "the evaluation below must show it"
+        if metadata.clinical
+        else "NOT for clinical use"
+    )
+    return f"""# Model card: {metadata.name}
+
+| | |
+|---|---|
+| architecture | ScoNet (OpenGait layout), input 64x44 silhouettes, 30-frame clips |
+| class order | {order}: `{metadata.class_order.value}`, as stated at import |
+| trained on | {metadata.trained_on} |
+| clinical use | {use} |
+| file | `{checkpoint.name}` (sha256 `{sha256}`) |
+| imported from | `{source.name}` (sha256 `{source_sha256}`), {metadata.extra["imported_at"]} |
+
+## Intended use
+TO FILL IN: who may use it, for what, and what it must not be used for.
+
+## Evaluation
+TO FILL IN: data the model never saw; accuracy, per-class precision and recall, sensitivity
+and specificity with 95% Wilson intervals; the protocol (whole sequence or 30-frame clips).
+
+## Limits
+TO FILL IN: what the numbers do not say. Until then, treat every verdict as unvalidated.
+"""
