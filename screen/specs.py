@@ -243,13 +243,16 @@ def _hash_cache_path() -> Path:
     return cache_root() / "file-hashes.json"
 
 
-def cached_sha256(path: str | Path) -> str:
-    """file_sha256, remembered by (path, size, mtime): a repeat costs a stat, not a read."""
+def cached_sha256(path: str | Path, fresh: bool = False) -> str:
+    """file_sha256, remembered by (path, size, mtime): a repeat costs a stat, not a read.
+
+    `fresh` re-reads the bytes whatever the cache says (and corrects the cache).
+    """
     path = Path(path).resolve()
     key, fingerprint = str(path), _fingerprint(path)
     cache = _read_json(_hash_cache_path())
     entry = cache.get(key)
-    if isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
+    if not fresh and isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
         return entry["sha256"]
     sha256 = file_sha256(path)
     cache[key] = {"fingerprint": fingerprint, "sha256": sha256}
@@ -375,7 +378,7 @@ def check_file(
             f"`screen weights download {spec.name}`",
         )
         return ResolvedFile(path, source, "", Checksum.INCOMPLETE, problem)
-    sha256 = file_sha256(path) if fresh else cached_sha256(path)
+    sha256 = cached_sha256(path, fresh=fresh)
     if source == "explicit":
         return ResolvedFile(path, source, sha256, Checksum.EXPLICIT)
     if source == "environment":

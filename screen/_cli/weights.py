@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from .common import console, err_console, parse_class_order, write_json
+
+if TYPE_CHECKING:
+    from ..specs import ModelSpec, ResolvedFile
 
 weights_app = typer.Typer(
     name="weights",
@@ -30,6 +35,15 @@ _STATE_STYLE = {
 }
 
 
+def _say(text: str) -> None:
+    console.print(text, markup=False, soft_wrap=True)
+
+
+def _complain(level: str, problem: object) -> None:
+    """One line on stderr, as the root command prints errors."""
+    err_console.print(f"screen: {level}: {problem}", markup=False, soft_wrap=True)
+
+
 def _state(text: str) -> str:
     from rich.markup import escape
 
@@ -37,7 +51,7 @@ def _state(text: str) -> str:
     return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
 
 
-def _where(spec, found) -> str:
+def _where(spec: ModelSpec, found: ResolvedFile) -> str:
     """A short place: weights/NAME, cache/NAME, or the user's own path."""
     if found.source == "project":
         return f"weights/{found.path.name}"
@@ -87,9 +101,11 @@ def list_models(
             escape(where),
         )
     console.print(table)
-    problems = [s.found.problem for s in statuses if s.found and s.found.problem]
-    for problem in problems:
-        err_console.print(f"screen: warning: {problem}", markup=False, soft_wrap=True)
+    for status in statuses:
+        if status.found is not None and status.found.problem is not None:
+            _complain("warning", status.found.problem)
+        elif status.found is None and os.environ.get(status.spec.env_var or ""):
+            _complain("warning", status.missing)  # the user's variable points nowhere
 
 
 @weights_app.command("download")
@@ -110,21 +126,20 @@ def download(
     from ..weights import download_dir
 
     target = download_dir(directory)
-    if name != "all":
-        for found in fetch(get_spec(name), target, force=force):
-            console.print(f"{name}: {found.path} ({found.checksum}, sha256 {found.sha256})")
-        return
+    specs = list(all_specs().values()) if name == "all" else [get_spec(name)]
     failed = 0
-    for spec in all_specs().values():
-        if spec.primary.url is None:
-            console.print(f"{spec.name}: no download ({spec.source or 'made locally'})")
+    for spec in specs:
+        if name == "all" and spec.primary.url is None:
+            _say(f"{spec.name}: no download ({spec.source or 'made locally'})")
             continue
         try:
             for found in fetch(spec, target, force=force):
-                console.print(f"{spec.name}: {found.path} ({found.checksum})")
+                _say(f"{spec.name}: {found.path} ({found.checksum}, sha256 {found.sha256})")
         except ScreenError as error:
+            if name != "all":
+                raise
             failed += 1
-            err_console.print(f"screen: error: {error}", markup=False, soft_wrap=True)
+            _complain("error", error)
     if failed:
         raise typer.Exit(1)
 
@@ -146,21 +161,26 @@ def verify() -> None:
             table.add_row(spec.name, str(found.path), found.sha256[:16], _state(found.checksum))
             if found.problem is not None:
                 problems.append(found.problem)
+    if not table.rows:
+        _say("no model files present: `screen weights download all` fetches the published ones")
+        return
     console.print(table)
     for problem in problems:
-        err_console.print(f"screen: error: {problem}", markup=False, soft_wrap=True)
+        _complain("error", problem)
     if problems:
         raise typer.Exit(1)
 
 
 @weights_app.command("forget")
-def forget(name: str = typer.Argument(..., help="The model whose first-use record to drop.")):
+def forget(
+    name: str = typer.Argument(..., help="The model whose first-use record to drop."),
+) -> None:
     """Forget the sha256 recorded at first use: the next download or load is trusted afresh."""
     from ..specs import get_spec
     from ..weights import forget as forget_record
 
     dropped = forget_record(get_spec(name))
-    console.print(f"{name}: " + ("record dropped" if dropped else "no record to drop"))
+    _say(f"{name}: " + ("record dropped" if dropped else "no record to drop"))
 
 
 @weights_app.command("import")
@@ -196,6 +216,6 @@ def import_checkpoint(
         half=half,
         force=force,
     )
-    console.print(f"wrote {imported.path} (sha256 {imported.sha256})", markup=False)
-    console.print(f"wrote {imported.card} (fill in its evaluation)", markup=False)
-    console.print(f"use it: screen classify SILHOUETTES --weights {imported.path}", markup=False)
+    _say(f"wrote {imported.path} (sha256 {imported.sha256})")
+    _say(f"wrote {imported.card} (fill in its evaluation)")
+    _say(f"use it: screen classify SILHOUETTES --weights {imported.path}")
