@@ -328,12 +328,12 @@ class ChecksumMismatch(FileProblem):
         self.model, self.expected, self.actual = model, expected, actual
         super().__init__(
             path,
-            f"sha256 {actual} does not match {against} {expected} for model {model!r}: "
-            "the file is corrupt or was replaced, so it is refused; delete it and run "
+            f"sha256 {actual} differs from {expected} ({against}) for model {model!r}: the file "
+            "is corrupt or was replaced, so it is refused; delete it and run "
             f"`screen weights download {model}`"
             + (
                 f" (if you replaced it on purpose, run `screen weights forget {model}` first)"
-                if "recorded" in against
+                if "first use" in against
                 else ""
             ),
         )
@@ -389,7 +389,7 @@ def check_file(
         return ResolvedFile(path, source, sha256, Checksum.UNPINNED)
     elif (stored := trusted_record(spec, weight)) is not None:
         expected = stored["sha256"]
-        against = f"the sha256 recorded at first use ({stored['recorded']})"
+        against = f"recorded at first use, {stored['recorded']}"
         state = Checksum.TRUSTED
     elif record:
         record_trusted(spec, sha256, f"first use of {path}", weight)

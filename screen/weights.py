@@ -185,7 +185,7 @@ def _by_hand(weight: WeightFile, target: Path) -> str:
 
 def _against(weight: WeightFile) -> str:
     pinned = weight.sha256 or weight.archive_sha256
-    return "the spec's sha256" if pinned else "the sha256 recorded at first use"
+    return "the spec's sha256" if pinned else "recorded at first use"
 
 
 def _mismatch(
@@ -193,8 +193,8 @@ def _mismatch(
 ) -> DownloadFailed:
     against = _against(weight)
     return DownloadFailed(
-        f"{weight.url}: the downloaded {what} has sha256 {actual}, not {against} {expected.lower()}"
-        f" for model {spec.name!r}; it was discarded and {target} left as it was "
+        f"{weight.url}: the downloaded {what} has sha256 {actual}, not {expected.lower()} "
+        f"({against}) for model {spec.name!r}; it was discarded and {target} left as it was "
         "(a corrupt transfer or a changed file on the server: try again later"
         + (
             f"; if the publisher really changed it, run `screen weights forget {spec.name}`)"
