@@ -255,6 +255,7 @@ def cached_sha256(path: str | Path, fresh: bool = False) -> str:
     if not fresh and isinstance(entry, dict) and entry.get("fingerprint") == fingerprint:
         return entry["sha256"]
     sha256 = file_sha256(path)
+    cache = {known: entry for known, entry in cache.items() if Path(known).exists()}
     cache[key] = {"fingerprint": fingerprint, "sha256": sha256}
     _write_json(_hash_cache_path(), cache)
     return sha256

@@ -112,6 +112,11 @@ def download_dir(choice: str = "auto") -> Path:
     or 'auto': weights/ when it exists (a source checkout), else the user cache."""
     if choice not in DIR_CHOICES:
         raise ScreenError(f"--dir must be one of {', '.join(DIR_CHOICES)}, not {choice!r}")
+    if choice == "weights" and not project_weights_dir().is_dir():
+        raise ScreenError(
+            f"--dir weights: {project_weights_dir()} does not exist (not a source checkout); "
+            "use --dir cache, or set SCREEN_WEIGHTS_DIR to an existing folder"
+        )
     if choice == "weights" or (choice == "auto" and project_weights_dir().is_dir()):
         return project_weights_dir()
     return user_cache_dir()
@@ -164,7 +169,9 @@ def _download_file(
         expected = weight.sha256 or (record or {}).get("sha256")
         if expected is not None and sha256 != expected.lower():
             what = "and unpacked folder" if weight.archive else "file"
-            raise _mismatch(spec, weight, target, what, expected, sha256)
+            raise _mismatch(
+                spec, weight, target, what, expected, sha256, pinned=bool(weight.sha256)
+            )
         _move_into_place(fetched, target, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -183,23 +190,25 @@ def _by_hand(weight: WeightFile, target: Path) -> str:
     return f"download it by hand and save it as {target}"
 
 
-def _against(weight: WeightFile) -> str:
-    pinned = weight.sha256 or weight.archive_sha256
-    return "the spec's sha256" if pinned else "recorded at first use"
-
-
 def _mismatch(
-    spec: ModelSpec, weight: WeightFile, target: Path, what: str, expected: str, actual: str
+    spec: ModelSpec,
+    weight: WeightFile,
+    target: Path,
+    what: str,
+    expected: str,
+    actual: str,
+    *,
+    pinned: bool,
 ) -> DownloadFailed:
-    against = _against(weight)
+    against = "the spec's sha256" if pinned else "recorded at first use"
     return DownloadFailed(
         f"{weight.url}: the downloaded {what} has sha256 {actual}, not {expected.lower()} "
         f"({against}) for model {spec.name!r}; it was discarded and {target} left as it was "
         "(a corrupt transfer or a changed file on the server: try again later"
         + (
-            f"; if the publisher really changed it, run `screen weights forget {spec.name}`)"
-            if against.endswith("first use")
-            else ")"
+            ")"
+            if pinned
+            else f"; if the publisher really changed it, run `screen weights forget {spec.name}`)"
         )
     )
 
@@ -217,10 +226,9 @@ def _fetch(
     import pooch
     import requests
 
-    if weight.archive:
-        known = weight.archive_sha256 or (record or {}).get("archive_sha256")
-    else:
-        known = weight.sha256 or (record or {}).get("sha256")
+    pinned = weight.archive_sha256 if weight.archive else weight.sha256
+    recorded = (record or {}).get("archive_sha256" if weight.archive else "sha256")
+    known = pinned or recorded
     filename = weight.url.rsplit("/", 1)[-1] if weight.archive else weight.name
     logger = pooch.get_logger()
     level = logger.level
@@ -251,7 +259,9 @@ def _fetch(
         actual = re.search(r"but got ([0-9a-f]{64})", str(error))
         what = "archive" if weight.archive else "file"
         found = actual.group(1) if actual else "unknown"
-        raise _mismatch(spec, weight, target, what, known or "", found) from None
+        raise _mismatch(
+            spec, weight, target, what, known or "", found, pinned=bool(pinned)
+        ) from None
     finally:
         logger.setLevel(level)
     return Path(fetched)

@@ -253,6 +253,8 @@ def test_the_download_folder_is_weights_in_a_checkout_else_the_cache(places, mon
     assert download_dir("cache") == places / "cache" / "weights"
     monkeypatch.setenv("SCREEN_WEIGHTS_DIR", str(places / "no-such-folder"))
     assert download_dir() == places / "cache" / "weights"
+    with pytest.raises(ScreenError, match="does not exist .* use --dir cache"):
+        download_dir("weights")  # never a weights/ folder inside site-packages
     with pytest.raises(ScreenError, match="--dir must be one of"):
         download_dir("elsewhere")
 
