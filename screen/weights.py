@@ -308,10 +308,12 @@ class _RichBar:
 
 @contextmanager
 def _progress_bar(label: str, enabled: bool) -> Iterator[_RichBar | None]:
-    if not enabled:
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:  # no bar in logs and pipes
         yield None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -324,7 +326,7 @@ def _progress_bar(label: str, enabled: bool) -> Iterator[_RichBar | None]:
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     columns += (TransferSpeedColumn(), TimeRemainingColumn())
     # transient: the bar goes when done; the caller prints what was installed where.
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+    with Progress(*columns, console=console, transient=True) as progress:
         yield _RichBar(progress, progress.add_task(label, total=None, visible=False))
 
 

@@ -265,8 +265,8 @@ def test_the_download_folder_is_weights_in_a_checkout_else_the_cache(places, mon
 def test_cli_download_offline_prints_one_line_and_fails(places, offline_url, capsys):  # noqa: F811
     write_spec(places / "models", "m", [{"name": "yolo11n.pt", "url": offline_url}])
     assert main(["weights", "download", "m", "--dir", "cache"]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
     assert offline_url in err and str(places / "cache" / "weights" / "yolo11n.pt") in err
 
 
@@ -446,3 +446,13 @@ def test_import_names_cannot_write_outside_the_output_folder(tmp_path, name):
     source = save_opengait(tmp_path / "s.pt", trained_looking_model())
     with pytest.raises(ScreenError, match="--name"):
         import_opengait(source, ClassOrder.CURRENT, tmp_path / "out", name)
+
+
+def test_a_terminal_gets_a_progress_bar_a_log_does_not(places, server, monkeypatch, capsys):  # noqa: F811
+    write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/good.bin"}])
+    download(get_spec("m"), places / "weights")
+    assert capsys.readouterr().err == ""  # not a terminal: nothing drawn
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then draws as on a terminal
+    download(get_spec("m"), places / "weights", force=True)
+    drawn = capsys.readouterr().err
+    assert "m " in drawn and "150.0 kB" in drawn  # the label and the byte count of the file
