@@ -10,7 +10,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from . import classify, weights
+    from . import classify, phantom, weights
 
-    for module in (classify, weights):
+    for module in (classify, weights, phantom):
         module.register(app)

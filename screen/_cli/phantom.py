@@ -1,0 +1,147 @@
+"""`screen phantom video|dataset`: synthetic walkers with a known answer.
+
+Phantoms test the machinery; they say nothing about clinical accuracy.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from ..errors import ScreenError
+from .common import console
+
+phantom_app = typer.Typer(
+    help=(
+        "Synthetic walkers with a controlled posture: test videos with ground truth, and "
+        "training data in the Scoliosis1K layout. Phantoms test the machinery; they say "
+        "nothing about clinical accuracy."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(phantom_app, name="phantom")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ScreenError(f"bad --size {text!r}: write WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (64 <= width <= 3840 and 64 <= height <= 3840):
+        raise ScreenError(f"--size {text}: each side must be 64..3840 pixels")
+    if width % 2 or height % 2:
+        raise ScreenError(f"--size {text}: the mp4 encoder needs even sides")
+    return width, height
+
+
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+
+
+@phantom_app.command("video")
+def video(
+    out: Path = typer.Argument(
+        ..., help="The video to write (.mp4); OUT.json and OUT.masks.npz go beside it."
+    ),  # noqa: E501
+    label: str = typer.Option(..., "--label", help="positive, neutral or negative."),
+    seed: int = typer.Option(..., "--seed", help="Same seed, same walker, same bytes."),
+    seconds: float = typer.Option(20.0, "--seconds", min=0.1, max=600.0),
+    fps: float = typer.Option(15.0, "--fps", min=1.0, max=60.0, help="15 (Scoliosis1K) or 30."),
+    size: str = typer.Option("1280x720", "--size", help="WIDTHxHEIGHT, e.g. 720x1280 portrait."),
+    view: str = typer.Option("front", "--view", help="front (towards/away), side or oblique."),
+    distractor: list[str] = typer.Option(
+        [], "--distractor", help="clinician (standing at the side) or passerby; repeatable."
+    ),
+) -> None:
+    """Render a phantom walking video with its ground truth."""
+    from ..phantom import render_video, sample_walker
+
+    dimensions = parse_size(size)
+    params = sample_walker(label, seed)
+    started = time.perf_counter()
+    with _progress_bar() as bar:
+        task = bar.add_task("rendering", total=None)
+        truth = render_video(
+            out,
+            params,
+            fps=fps,
+            seconds=seconds,
+            size=dimensions,
+            view=view,
+            distractors=distractor,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    elapsed = time.perf_counter() - started
+    posture = params.posture
+    console.print(
+        f"{out}: {label} phantom (severity {posture.severity_deg:.1f} deg, shoulder "
+        f"difference {posture.shoulder_height_cm:+.1f} cm), {view} view, {dimensions[0]}x"
+        f"{dimensions[1]} at {fps:g} fps, {round(seconds * fps)} frames in {elapsed:.1f} s",
+        soft_wrap=True,
+    )
+    masks = truth.with_suffix(".masks.npz").name
+    console.print(f"ground truth: {truth} (masks: {masks})", soft_wrap=True)
+
+
+@phantom_app.command("dataset")
+def dataset(
+    out_dir: Path = typer.Argument(..., help="A new or empty folder."),
+    train: int = typer.Option(300, "--train", min=0, help="Walkers in TRAIN_SET."),
+    train_ratio: str = typer.Option("1:1:8", "--train-ratio", help="positive:neutral:negative"),
+    test: int = typer.Option(90, "--test", min=0, help="Walkers in TEST_SET."),
+    test_ratio: str = typer.Option("1:1:1", "--test-ratio", help="positive:neutral:negative"),
+    seed: int = typer.Option(0, "--seed"),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes rendering walkers."),
+    frames: int = typer.Option(300, "--frames", min=5, help="Frames per walker (15 fps)."),
+    view: str = typer.Option("front", "--view", help="front (Scoliosis1K), side or oblique."),
+) -> None:
+    """Build a silhouette dataset in the Scoliosis1K layout (id/label/view/id.pkl)."""
+    from ..phantom.dataset import build_dataset, dataset_counts, parse_ratio
+
+    ratios = parse_ratio(train_ratio), parse_ratio(test_ratio)
+    started = time.perf_counter()
+    with _progress_bar() as bar:
+        task = bar.add_task("walkers", total=train + test)
+        partition = build_dataset(
+            out_dir,
+            train=train,
+            train_ratio=ratios[0],
+            test=test,
+            test_ratio=ratios[1],
+            seed=seed,
+            frames=frames,
+            view=view,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    elapsed = time.perf_counter() - started
+    from rich.table import Table
+
+    table = Table("split", "positive", "neutral", "negative", "total", title=str(out_dir))
+    for split, counts in dataset_counts(partition).items():
+        table.add_row(
+            split,
+            *(str(counts[k]) for k in ("positive", "neutral", "negative")),
+            str(sum(counts.values())),
+        )
+    console.print(table)
+    console.print(
+        f"partition: {partition} ({train + test} walkers in {elapsed:.0f} s)", soft_wrap=True
+    )
