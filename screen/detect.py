@@ -1,0 +1,153 @@
+"""Person detectors: one frame in, person boxes out.
+
+`YoloDetector` runs an Ultralytics YOLO model and keeps the person class only.
+`BackgroundDetector` needs no weights: it finds person-shaped foreground blobs
+in video from a fixed camera.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .background import ForegroundModel, kernel
+from .errors import WeightsMissing
+from .frames import Detections, Frame
+
+
+class Detector(Protocol):
+    def detect(self, frame: Frame) -> Detections: ...
+
+
+class YoloDetector:
+    """Person boxes from an Ultralytics YOLO model (.pt).
+
+    Ultralytics .pt files are whole pickles, loaded with weights_only=False: pass
+    only a file the model registry resolved (checksum checked) or one the user
+    named explicitly.  `threads` is re-applied before every call because
+    ultralytics leaves torch on one thread after a prediction.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path,
+        imgsz: int = 640,
+        confidence: float = 0.1,
+        person_class: int = 0,
+        device: str = "cpu",
+        threads: int | None = None,
+    ) -> None:
+        weights = Path(weights)
+        if not weights.is_file():
+            raise WeightsMissing(f"{weights}: YOLO weights not found")
+        # No update checks or usage events: frames and results stay on this machine.
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        from ultralytics import YOLO
+
+        self.weights = weights
+        self.imgsz = imgsz
+        self.confidence = confidence  # low on purpose: ByteTrack uses weak boxes to keep tracks
+        self.person_class = person_class
+        self.device = device
+        self.threads = threads
+        self._model = YOLO(str(weights), task="detect")
+
+    def detect(self, frame: Frame) -> Detections:
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        result = self._model.predict(
+            frame.image,
+            imgsz=self.imgsz,
+            conf=self.confidence,
+            classes=[self.person_class],
+            device=self.device,
+            verbose=False,
+        )[0]
+        boxes = result.boxes.cpu().numpy()
+        return Detections.from_arrays(boxes.xyxy, boxes.conf)
+
+
+class BackgroundDetector:
+    """Person-shaped foreground blobs, for a fixed camera; no weights needed.
+
+    Foreground (shadows excluded) is cleaned by morphology; blobs are kept when
+    they are taller than wide (`aspect` = height / width) and at least
+    `min_height` of the frame height.  The confidence is how well the blob fills
+    its box, so ragged noise scores low.
+    """
+
+    def __init__(
+        self,
+        background: np.ndarray,
+        min_height: float = 0.08,
+        aspect: tuple[float, float] = (1.0, 8.0),
+        min_fill: float = 0.12,
+        var_threshold: float = 24.0,
+    ) -> None:
+        self.foreground = ForegroundModel(background, var_threshold=var_threshold)
+        self.min_height = min_height
+        self.aspect = aspect
+        self.min_fill = min_fill
+        height = background.shape[0]
+        self._open = kernel(max(3, height // 160))
+        # Tall closing joins a body split where clothes match the floor or wall.
+        self._close = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (max(3, height // 80), max(5, height // 30))
+        )
+
+    def detect(self, frame: Frame) -> Detections:
+        mask = self.foreground.foreground(frame.image)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        blobs = _merge_split_blobs([[x, y, x + w, y + h, a] for x, y, w, h, a in stats[1:count]])
+        boxes, scores = [], []
+        min_px = self.min_height * mask.shape[0]
+        for x1, y1, x2, y2, area in blobs:
+            w, h = x2 - x1, y2 - y1
+            fill = area / float(w * h)
+            if h < min_px or not self.aspect[0] <= h / w <= self.aspect[1] or fill < self.min_fill:
+                continue
+            boxes.append((x1, y1, x2, y2))
+            scores.append(min(1.0, 0.3 + fill))
+        if not boxes:
+            return Detections.empty()
+        return Detections.from_arrays(np.array(boxes), np.array(scores))
+
+
+def _merge_split_blobs(blobs: list[list[int]], gap: float = 0.15) -> list[list[int]]:
+    """Join blobs side by side with a narrow gap: one person cut by a pole or door frame.
+
+    Two blobs merge when they overlap vertically by half the shorter one and the
+    horizontal gap is under `gap` times the taller one's height.  Each blob is
+    [x1, y1, x2, y2, pixel area].
+    """
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(blobs):
+            for j in range(i + 1, len(blobs)):
+                b = blobs[j]
+                shorter = min(a[3] - a[1], b[3] - b[1])
+                overlap = min(a[3], b[3]) - max(a[1], b[1])
+                between = max(a[0], b[0]) - min(a[2], b[2])
+                if overlap >= 0.5 * shorter and between <= gap * max(a[3] - a[1], b[3] - b[1]):
+                    blobs[i] = [
+                        min(a[0], b[0]),
+                        min(a[1], b[1]),
+                        max(a[2], b[2]),
+                        max(a[3], b[3]),
+                        a[4] + b[4],
+                    ]
+                    del blobs[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return blobs

@@ -1,0 +1,209 @@
+"""Which track is the student: the one who walks through the scene.
+
+A walker shows sustained movement: the box travels (in body heights) or grows
+and shrinks (walking towards or away from the camera), over a long stretch of
+the video.  A clinician standing at the side barely moves; a passer-by moves
+but is in view only briefly.  Selection needs each track's whole history, so
+the history keeps boxes per frame only, never images.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .frames import Detections
+
+MIN_CLIP_FRAMES = 30  #: ScoNet reads 30-frame clips; fewer participant frames than this is flagged
+
+
+@dataclass
+class TrackHistory:
+    """Every track's box in every frame it was seen; built during the first pass."""
+
+    frames: int = 0  #: frames fed so far
+    timestamps: dict[int, float] = field(default_factory=dict)  #: frame index -> seconds
+    boxes: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)  #: id -> index -> xyxy
+
+    def add(self, index: int, timestamp: float, tracked: Detections) -> None:
+        self.frames += 1
+        self.timestamps[index] = timestamp
+        if tracked.track_id is None:
+            raise ValueError("the history needs tracked detections (track_id set)")
+        for box, track_id in zip(tracked.xyxy, tracked.track_id, strict=True):
+            self.boxes.setdefault(int(track_id), {})[index] = box.copy()
+
+
+@dataclass(frozen=True)
+class TrackSummary:
+    """How one track (or a chain of stitched fragments) moved."""
+
+    track_id: int
+    ids: tuple[int, ...]  #: the ByteTrack ids joined into this track
+    frames: int  #: frames in which it was seen
+    first: int  #: first frame index
+    last: int  #: last frame index
+    travel: float  #: spread of the box centre, in median body heights
+    scale_change: float  #: tallest / shortest box height (10th-90th percentile)
+    median_height: float  #: pixels
+
+    @property
+    def movement(self) -> float:
+        """Travel plus growth, on one scale: 1 ~ one body height, or ~1.65x taller."""
+        return self.travel + 2.0 * math.log(self.scale_change)
+
+    def score(self, full_movement: float) -> float:
+        """Frames seen, discounted where the track moved less than a clear walk."""
+        return self.frames * min(1.0, self.movement / full_movement)
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    min_movement: float = 0.75  #: below this a track is "standing", not walking
+    full_movement: float = 1.5  #: movement counted as a clear walk (no discount)
+    min_frames: int = 8  #: shorter tracks are noise
+    stitch_gap: int = 30  #: frames a walker may vanish (occlusion) and still be joined up
+    rival_ratio: float = 0.6  #: a second walker scoring this much of the best is a rival
+    overlap: float = 0.5  #: rivals sharing this share of frames walk "at the same time"
+
+
+@dataclass(frozen=True)
+class ParticipantChoice:
+    """The chosen track, its box per frame, why, and how well it covers the video."""
+
+    track_id: int | None
+    boxes: dict[int, np.ndarray]  #: frame index -> xyxy
+    tracks: tuple[TrackSummary, ...]  #: every track considered, best first
+    flags: tuple[str, ...]
+    coverage: dict
+
+    def box(self, index: int) -> np.ndarray | None:
+        return self.boxes.get(index)
+
+
+def _summarise(track_id: int, ids: tuple[int, ...], boxes: dict[int, np.ndarray]) -> TrackSummary:
+    xyxy = np.array([boxes[i] for i in sorted(boxes)], np.float64)  # [n, 4]
+    heights = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)
+    centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2  # [n, 2]
+    median_height = float(np.median(heights))
+    low, high = np.percentile(centres, [5, 95], axis=0)
+    travel = float(np.hypot(*(high - low)) / median_height)
+    short, tall = np.percentile(heights, [10, 90])
+    return TrackSummary(
+        track_id=track_id,
+        ids=ids,
+        frames=len(boxes),
+        first=min(boxes),
+        last=max(boxes),
+        travel=travel,
+        scale_change=float(tall / short),
+        median_height=median_height,
+    )
+
+
+def _continues(earlier: dict[int, np.ndarray], later: dict[int, np.ndarray], gap: int) -> bool:
+    """Whether `later` plausibly picks up where `earlier` left off (same size, expected place)."""
+    end, start = max(earlier), min(later)
+    if not 0 < start - end <= gap:
+        return False
+    last, first = earlier[end], later[start]
+    h_last, h_first = last[3] - last[1], first[3] - first[1]
+    if not 0.67 <= h_first / max(h_last, 1.0) <= 1.5:
+        return False
+    # Where the earlier track was heading, from its last second or so.
+    keys = sorted(earlier)[-15:]
+    centre = lambda box: (box[:2] + box[2:]) / 2  # noqa: E731
+    velocity = (centre(earlier[keys[-1]]) - centre(earlier[keys[0]])) / max(keys[-1] - keys[0], 1)
+    expected = centre(last) + velocity * (start - end)
+    return float(np.hypot(*(centre(first) - expected))) <= max(h_last, h_first)
+
+
+def _stitch(history: TrackHistory, gap: int) -> dict[int, tuple[tuple[int, ...], dict]]:
+    """Join fragments of one walker split by an occlusion longer than ByteTrack's buffer."""
+    chains: dict[int, tuple[tuple[int, ...], dict]] = {}
+    for track_id in sorted(history.boxes, key=lambda t: min(history.boxes[t])):
+        boxes = history.boxes[track_id]
+        for head, (ids, chain) in chains.items():
+            if _continues(chain, boxes, gap):
+                chains[head] = (ids + (track_id,), {**chain, **boxes})
+                break
+        else:
+            chains[track_id] = ((track_id,), dict(boxes))
+    return chains
+
+
+def _shared(a: TrackSummary, b: TrackSummary, boxes: dict[int, dict]) -> float:
+    """Share of the smaller track's frames in which both are seen."""
+    common = len(boxes[a.track_id].keys() & boxes[b.track_id].keys())
+    return common / max(1, min(a.frames, b.frames))
+
+
+def _coverage(history: TrackHistory, chosen: TrackSummary | None, boxes: dict) -> dict:
+    stats = {"frames": history.frames, "tracks_seen": len(history.boxes)}
+    if chosen is None:
+        return {**stats, "participant_frames": 0, "coverage": 0.0}
+    indices = sorted(boxes)
+    gaps = np.diff(indices) - 1 if len(indices) > 1 else np.zeros(1, int)
+    return {
+        **stats,
+        "participant_frames": len(indices),
+        "coverage": round(len(indices) / max(history.frames, 1), 4),
+        "first_seconds": round(history.timestamps[indices[0]], 3),
+        "last_seconds": round(history.timestamps[indices[-1]], 3),
+        "longest_gap_frames": int(gaps.max()),
+        "track_ids": list(chosen.ids),
+        "travel_body_heights": round(chosen.travel, 3),
+        "scale_change": round(chosen.scale_change, 3),
+        "median_box_height_px": round(chosen.median_height, 1),
+    }
+
+
+def select_participant(
+    history: TrackHistory, settings: SelectionSettings | None = None
+) -> ParticipantChoice:
+    """The walking participant among all tracks, with quality flags when in doubt.
+
+    Flags: `no_person` (nobody tracked), `no_walker` (nobody walked; the longest
+    track is used), `two_walkers` (another walker in view at the same time),
+    `participant_uncertain` (another walker scores close), `few_participant_frames`
+    (fewer than one 30-frame clip).
+    """
+    settings = settings or SelectionSettings()
+    chains = _stitch(history, settings.stitch_gap)
+    boxes = {head: chain for head, (_, chain) in chains.items()}
+    summaries = [
+        _summarise(head, ids, chain)
+        for head, (ids, chain) in chains.items()
+        if len(chain) >= settings.min_frames
+    ]
+    summaries.sort(key=lambda s: s.score(settings.full_movement), reverse=True)
+    walkers = [s for s in summaries if s.movement >= settings.min_movement]
+    flags: list[str] = []
+    if walkers:
+        chosen = walkers[0]
+        best = chosen.score(settings.full_movement)
+        rivals = [
+            s for s in walkers[1:] if s.score(settings.full_movement) >= settings.rival_ratio * best
+        ]
+        if any(_shared(chosen, s, boxes) >= settings.overlap for s in rivals):
+            flags.append("two_walkers")
+        elif rivals:
+            flags.append("participant_uncertain")
+    elif summaries:
+        chosen = max(summaries, key=lambda s: s.frames)
+        flags.append("no_walker")
+    else:
+        chosen = None
+        flags.append("no_person")
+    chosen_boxes = boxes[chosen.track_id] if chosen else {}
+    if chosen and len(chosen_boxes) < MIN_CLIP_FRAMES:
+        flags.append("few_participant_frames")
+    return ParticipantChoice(
+        track_id=chosen.track_id if chosen else None,
+        boxes=chosen_boxes,
+        tracks=tuple(summaries),
+        flags=tuple(flags),
+        coverage=_coverage(history, chosen, chosen_boxes),
+    )

@@ -1,0 +1,244 @@
+"""Person segmenters: a frame and the participant's box in, a binary crop mask out.
+
+`PaddleHumanSegmenter` runs PP-HumanSeg (v2 mobile or lite) through Paddle
+Inference with one predictor reused for every crop.  `BackgroundSegmenter`
+needs no weights: the background-subtraction foreground inside the box.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from .background import ForegroundModel, fill_holes, kernel, largest_component
+from .errors import FileProblem
+from .frames import CropMask, Frame
+
+log = logging.getLogger(__name__)
+_PAD_VALUE = 127  # grey, as PaddleSeg pads crops when training
+
+
+class Segmenter(Protocol):
+    def segment(self, frame: Frame, box: np.ndarray) -> CropMask: ...
+
+
+def expand_box(
+    box: np.ndarray, size: tuple[int, int], fraction: float
+) -> tuple[int, int, int, int]:
+    """The box grown by `fraction` of its width/height on every side, clipped to the frame."""
+    width, height = size
+    x1, y1, x2, y2 = (float(v) for v in box)
+    dx, dy = (x2 - x1) * fraction, (y2 - y1) * fraction
+    left, top = max(0, int(np.floor(x1 - dx))), max(0, int(np.floor(y1 - dy)))
+    right, bottom = min(width, int(np.ceil(x2 + dx))), min(height, int(np.ceil(y2 + dy)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+# --- PP-HumanSeg through Paddle Inference -------------------------------------
+
+
+def read_deploy_config(model_dir: Path) -> dict:
+    """Model file, params file, input size and normalisation from PaddleSeg's deploy.yaml."""
+    import yaml
+
+    path = model_dir / "deploy.yaml"
+    if not path.is_file():
+        raise FileProblem(model_dir, "no deploy.yaml: not a PaddleSeg inference model folder")
+    try:
+        deploy = yaml.safe_load(path.read_text(encoding="utf-8"))["Deploy"]
+        transforms = {t["type"]: t for t in deploy.get("transforms", [])}
+        size = transforms.get("Resize", {}).get("target_size", [192, 192])
+        normalize = transforms.get("Normalize", {})
+        config = {
+            "model": model_dir / deploy["model"],
+            "params": model_dir / deploy["params"],
+            "size": (int(size[0]), int(size[1])),  # (width, height), PaddleSeg's order
+            "mean": np.array(normalize.get("mean", [0.5, 0.5, 0.5]), np.float32),
+            "std": np.array(normalize.get("std", [0.5, 0.5, 0.5]), np.float32),
+        }
+    except (KeyError, TypeError, IndexError, yaml.YAMLError) as error:
+        raise FileProblem(path, f"not a PaddleSeg deploy config ({error})") from None
+    for key in ("model", "params"):
+        if not config[key].is_file():
+            raise FileProblem(config[key], f"missing from the model folder (named in {path})")
+    return config
+
+
+def person_probability(output: np.ndarray, channel: int = 1) -> np.ndarray:
+    """[h, w] probability of 'person' from a segmentation output of any export flavour.
+
+    [1, c, h, w] probabilities (exported with softmax) are used as they are;
+    logits get a softmax; a [1, h, w] label map (exported with argmax) gives 0/1.
+    """
+    if output.ndim == 3:
+        return (output[0] == channel).astype(np.float32)
+    scores = output[0].astype(np.float32)  # [c, h, w]
+    sums = scores.sum(axis=0)
+    if scores.min() >= 0 and scores.max() <= 1 and np.allclose(sums, 1, atol=1e-3):
+        return scores[channel]
+    shifted = np.exp(scores - scores.max(axis=0, keepdims=True))
+    return shifted[channel] / shifted.sum(axis=0)
+
+
+def _predictor(config: dict, threads: int, mkldnn: bool) -> object:
+    from paddle import inference
+
+    settings = inference.Config(str(config["model"]), str(config["params"]))
+    settings.disable_gpu()
+    settings.disable_glog_info()
+    settings.set_cpu_math_library_num_threads(threads)
+    if mkldnn:
+        settings.enable_mkldnn()
+    else:
+        settings.disable_mkldnn()
+    return inference.create_predictor(settings)
+
+
+class PaddleHumanSegmenter:
+    """PP-HumanSeg on the participant's crop, through one reused Paddle predictor.
+
+    The box grows by `expand` per side, is padded to a square (grey), resized to
+    the model's input, normalised as its deploy.yaml says, and the person
+    probability is mapped back to frame pixels and thresholded.
+
+    oneDNN: models exported by paddle 3 (model.json, PIR) fail under oneDNN with
+    "ConvertPirAttribute2RuntimeAttribute not support", so oneDNN is off for them;
+    older .pdmodel exports try oneDNN first and fall back if a test run fails.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        threshold: float = 0.5,
+        expand: float = 0.1,
+        person_channel: int = 1,
+        threads: int = 2,
+        mkldnn: bool | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.config = read_deploy_config(self.model_dir)
+        self.threshold = threshold
+        self.expand = expand
+        self.person_channel = person_channel
+        self.threads = threads
+        if mkldnn is None:
+            mkldnn = self.config["model"].suffix != ".json"
+        self.mkldnn = mkldnn
+        self._predictor = _predictor(self.config, threads, mkldnn)
+        try:
+            self._infer(np.zeros((1, 3, *self.config["size"][::-1]), np.float32))
+        except (NotImplementedError, RuntimeError) as error:
+            if not mkldnn:
+                raise
+            log.warning("oneDNN cannot run %s (%s); using plain CPU kernels", self.model_dir, error)
+            self.mkldnn = False
+            self._predictor = _predictor(self.config, threads, False)
+
+    def _infer(self, batch: np.ndarray) -> np.ndarray:
+        predictor = self._predictor
+        handle = predictor.get_input_handle(predictor.get_input_names()[0])
+        handle.reshape(batch.shape)
+        handle.copy_from_cpu(batch)
+        predictor.run()
+        return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+
+    def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
+        left, top, right, bottom = expand_box(box, frame.size, self.expand)
+        crop = frame.image[top:bottom, left:right]
+        h, w = crop.shape[:2]
+        side = max(h, w)
+        pad_top, pad_left = (side - h) // 2, (side - w) // 2
+        square = cv2.copyMakeBorder(
+            crop,
+            pad_top,
+            side - h - pad_top,
+            pad_left,
+            side - w - pad_left,
+            cv2.BORDER_CONSTANT,
+            value=(_PAD_VALUE,) * 3,
+        )
+        rgb = cv2.cvtColor(cv2.resize(square, self.config["size"]), cv2.COLOR_BGR2RGB)
+        normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
+        batch = normalised.transpose(2, 0, 1)[None]  # [1, 3, h, w]
+        probability = person_probability(
+            self._infer(np.ascontiguousarray(batch)), self.person_channel
+        )
+        probability = cv2.resize(probability, (side, side), interpolation=cv2.INTER_LINEAR)
+        region = probability[pad_top : pad_top + h, pad_left : pad_left + w]
+        mask = np.where(region >= self.threshold, np.uint8(255), np.uint8(0))
+        return CropMask(left, top, largest_component(mask))
+
+
+# --- weight-free: background subtraction --------------------------------------
+
+
+def cut_reflection(mask: np.ndarray, strength: np.ndarray, drop: float = 2.0) -> np.ndarray:
+    """The mask without a floor reflection below the feet, where one can be told.
+
+    A reflection is a dimmer mirror image of the legs: below the contact row the
+    difference from the background is at least `drop` times weaker, and the
+    mask there matches the mask above flipped upside down.  Anything else
+    (dark trousers, a short person) is left alone.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) < 20:
+        return mask
+    top, bottom = rows[0], rows[-1]
+    height = bottom - top + 1
+    on = mask > 0
+    row_strength = np.where(on.any(1), (strength * on).sum(1) / np.maximum(on.sum(1), 1), 0.0)
+    best: tuple[float, int] | None = None
+    for contact in range(top + height // 2, bottom - max(3, height // 30)):
+        below = bottom - contact
+        span = min(below, contact - top)
+        above_mean = row_strength[contact - span + 1 : contact + 1].mean()
+        below_mean = row_strength[contact + 1 : bottom + 1].mean()
+        if below_mean * drop > above_mean:
+            continue
+        upper = on[contact - span + 1 : contact + 1][::-1]
+        lower = on[contact + 1 : contact + 1 + span]
+        mirror = (upper & lower).sum() / max((upper | lower).sum(), 1)
+        if mirror >= 0.5 and (best is None or mirror > best[0]):
+            best = (mirror, contact)
+    if best is None:
+        return mask
+    cut = mask.copy()
+    cut[best[1] + 1 :] = 0
+    return cut
+
+
+class BackgroundSegmenter:
+    """The foreground inside the participant's box, for a fixed camera; no weights.
+
+    Shadows are left out (MOG2's shadow test), holes filled, only the largest
+    region kept, and a floor reflection below the feet removed where it can be told.
+    """
+
+    def __init__(
+        self,
+        background: np.ndarray,
+        expand: float = 0.05,
+        var_threshold: float = 24.0,
+        reflections: bool = True,
+    ) -> None:
+        self.foreground = ForegroundModel(background, var_threshold=var_threshold)
+        self.expand = expand
+        self.reflections = reflections
+        self._kernel = kernel(max(3, background.shape[0] // 200))
+
+    def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
+        full = self.foreground.foreground(frame.image)  # the whole frame keeps the model current
+        left, top, right, bottom = expand_box(box, frame.size, self.expand)
+        mask = full[top:bottom, left:right]
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
+        if self.reflections:  # before filling holes: legs and their mirror image enclose one
+            crop = frame.image[top:bottom, left:right]
+            background = self.foreground.background[top:bottom, left:right]
+            strength = np.linalg.norm(crop.astype(np.float32) - background, axis=2)
+            mask = cut_reflection(mask, strength)
+        return CropMask(left, top, largest_component(fill_holes(mask)))
