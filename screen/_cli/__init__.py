@@ -10,7 +10,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from . import classify, phantom, weights
+    from . import classify, phantom, train, weights
 
-    for module in (classify, weights, phantom):
+    for module in (classify, weights, train, phantom):
         module.register(app)

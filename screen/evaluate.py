@@ -1,0 +1,331 @@
+"""Evaluating a classifier on a dataset split: both protocols, screening figures.
+
+Protocols (one backbone pass per sequence serves both):
+- sequence: the whole sequence (its first 720 frames) pooled at once, as the
+  paper's test code does;
+- clips: 30-frame clips classified and their probabilities averaged, as the
+  tool decides its verdicts.
+Every figure is a pure function of a confusion matrix (rows = truth, columns =
+prediction, classes in LABELS order).  Screening figures treat a referral as
+the positive test: (a) only `positive` is referred, (b) `positive` or
+`neutral` is; sensitivity is over the referred classes' subjects, specificity
+over the negative subjects.  The paper's printed "sensitivity/specificity"
+were the recall and TNR of class index 0, the NEGATIVE class: they are given
+too, under names that say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+from .classes import LABELS, Label
+from .classify import Classifier
+from .dataset import SilhouetteDataset
+
+Z95 = 1.959963984540054  #: two-sided 95% normal quantile
+WHOLE_SEQUENCE_LIMIT = 720  #: frames the paper's test protocol pools at most
+LEGACY_NOTE = (
+    "legacy: paper's 'sensitivity' = negative-class recall; "
+    "paper's 'specificity' = negative-class TNR (true-negative rate of class index 0)"
+)
+#: Screening definitions: the classes whose prediction counts as a referral.
+REFERRALS: dict[str, frozenset[Label]] = {
+    "positive_vs_negative": frozenset({Label.POSITIVE}),
+    "positive_or_neutral_vs_negative": frozenset({Label.POSITIVE, Label.NEUTRAL}),
+}
+
+
+class Protocol(StrEnum):
+    SEQUENCE = "sequence"  #: whole sequence in one pass (the paper)
+    CLIPS = "clips"  #: 30-frame clips averaged (the tool)
+
+
+PROTOCOL_DESCRIPTIONS = {
+    Protocol.SEQUENCE: f"whole sequence (first {WHOLE_SEQUENCE_LIMIT} frames) in one pass, "
+    "as the paper's test code",
+    Protocol.CLIPS: "30-frame clips, probabilities averaged, as the tool's verdicts",
+}
+
+
+def wilson_interval(successes: int, total: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion; (0, 1) when there is nothing to count."""
+    if total <= 0:
+        return (0.0, 1.0)
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """successes / total with its 95% Wilson interval."""
+
+    successes: int
+    total: int
+
+    @property
+    def value(self) -> float | None:
+        return self.successes / self.total if self.total else None
+
+    def to_dict(self) -> dict:
+        low, high = wilson_interval(self.successes, self.total)
+        value = self.value
+        return {
+            "value": None if value is None else round(value, 6),
+            "successes": self.successes,
+            "total": self.total,
+            "ci95": [round(low, 6), round(high, 6)],
+        }
+
+
+def confusion_matrix(truth: Iterable[Label], predicted: Iterable[Label]) -> np.ndarray:
+    """Counts [3, 3]: row = true class, column = predicted class, LABELS order."""
+    matrix = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    for true, guess in zip(truth, predicted, strict=True):
+        matrix[LABELS.index(Label(true)), LABELS.index(Label(guess))] += 1
+    return matrix
+
+
+def _cells(matrix: np.ndarray, rows: Iterable[Label], columns: Iterable[Label]) -> int:
+    r = [LABELS.index(label) for label in rows]
+    c = [LABELS.index(label) for label in columns]
+    return int(matrix[np.ix_(r, c)].sum())
+
+
+def accuracy(matrix: np.ndarray) -> Proportion:
+    return Proportion(int(np.trace(matrix)), int(matrix.sum()))
+
+
+def precision(matrix: np.ndarray, label: Label) -> Proportion:
+    """Of the sequences predicted `label`, the share that are."""
+    return Proportion(_cells(matrix, [label], [label]), _cells(matrix, LABELS, [label]))
+
+
+def recall(matrix: np.ndarray, label: Label) -> Proportion:
+    """Of the sequences that are `label`, the share predicted so."""
+    return Proportion(_cells(matrix, [label], [label]), _cells(matrix, [label], LABELS))
+
+
+def f1(matrix: np.ndarray, label: Label) -> float:
+    """Harmonic mean of precision and recall; 0 when the class is never right."""
+    hits = _cells(matrix, [label], [label])
+    predicted, actual = _cells(matrix, LABELS, [label]), _cells(matrix, [label], LABELS)
+    return 2 * hits / (predicted + actual) if hits else 0.0
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """Unweighted mean of the per-class F1 over all three classes."""
+    return float(np.mean([f1(matrix, label) for label in LABELS]))
+
+
+def screening(matrix: np.ndarray, referred: frozenset[Label]) -> dict[str, Proportion]:
+    """Sensitivity over the referred classes' subjects, specificity over negative subjects."""
+    cleared = [label for label in LABELS if label not in referred]
+    return {
+        "sensitivity": Proportion(
+            _cells(matrix, referred, referred), _cells(matrix, referred, LABELS)
+        ),
+        "specificity": Proportion(
+            _cells(matrix, [Label.NEGATIVE], cleared), _cells(matrix, [Label.NEGATIVE], LABELS)
+        ),
+    }
+
+
+def legacy_figures(matrix: np.ndarray) -> dict[str, Proportion]:
+    """What the 2024 evaluator printed as sensitivity/specificity: class 0 (negative) TPR, TNR."""
+    others = [label for label in LABELS if label is not Label.NEGATIVE]
+    return {
+        "sensitivity_negative_class_recall": recall(matrix, Label.NEGATIVE),
+        "specificity_negative_class_tnr": Proportion(
+            _cells(matrix, others, others), _cells(matrix, others, LABELS)
+        ),
+    }
+
+
+def metrics_from_confusion(matrix: np.ndarray) -> dict:
+    """Every figure of a confusion matrix, as plain JSON types."""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    if matrix.shape != (len(LABELS), len(LABELS)) or (matrix < 0).any():
+        raise ValueError(f"expected a [3, 3] matrix of counts, got {matrix.shape}")
+    return {
+        "sequences": int(matrix.sum()),
+        "accuracy": accuracy(matrix).to_dict(),
+        "macro_f1": round(macro_f1(matrix), 6),
+        "per_class": {
+            label.value: {
+                "precision": precision(matrix, label).to_dict(),
+                "recall": recall(matrix, label).to_dict(),
+                "f1": round(f1(matrix, label), 6),
+            }
+            for label in LABELS
+        },
+        "confusion_matrix": {
+            "labels": [label.value for label in LABELS],
+            "rows_truth_columns_predicted": matrix.tolist(),
+        },
+        "screening": {
+            name: {
+                "referred": sorted(label.value for label in referred),
+                **{key: p.to_dict() for key, p in screening(matrix, referred).items()},
+            }
+            for name, referred in REFERRALS.items()
+        },
+        "legacy": {
+            "note": LEGACY_NOTE,
+            **{key: p.to_dict() for key, p in legacy_figures(matrix).items()},
+        },
+    }
+
+
+def predict_protocols(classifier: Classifier, stored: np.ndarray) -> dict[Protocol, dict]:
+    """Probabilities {class: p} of one sequence under each protocol."""
+    prediction = classifier.predict(stored)
+    whole = prediction.whole_sequence
+    if len(stored) > WHOLE_SEQUENCE_LIMIT:
+        whole = classifier.predict(stored[:WHOLE_SEQUENCE_LIMIT]).whole_sequence
+    return {Protocol.SEQUENCE: whole, Protocol.CLIPS: prediction.probabilities}
+
+
+def evaluate(
+    classifier: Classifier,
+    dataset: SilhouetteDataset,
+    protocols: Sequence[Protocol] = tuple(Protocol),
+    progress: bool = False,
+) -> dict:
+    """Classify every sequence of the split; the JSON report with each protocol's metrics."""
+    indices: Iterable[int] = range(len(dataset))
+    if progress:
+        from rich.progress import track
+
+        indices = track(indices, description="evaluating", total=len(dataset), transient=True)
+    rows = []
+    for index in indices:
+        record = dataset.records[index]
+        probabilities = predict_protocols(classifier, dataset.frames(index))
+        row = {"id": record.subject, "view": record.view, "label": record.label.value}
+        for protocol in protocols:
+            named = probabilities[protocol]
+            row[protocol.value] = {
+                "predicted": max(LABELS, key=lambda label: named[label]).value,
+                "probabilities": {label.value: round(named[label], 6) for label in LABELS},
+            }
+        rows.append(row)
+    results = {}
+    for protocol in protocols:
+        matrix = confusion_matrix(
+            (row["label"] for row in rows), (row[protocol.value]["predicted"] for row in rows)
+        )
+        results[protocol.value] = {
+            "description": PROTOCOL_DESCRIPTIONS[protocol],
+            **metrics_from_confusion(matrix),
+        }
+    partition = dataset.partition
+    return {
+        "model": classifier.describe(),
+        "data": {
+            "root": str(dataset.root),
+            "partition": str(partition.path),
+            "partition_sha256": partition.sha256,
+            "split": dataset.split.value,
+            "counts": {label.value: n for label, n in dataset.counts().items()},
+        },
+        "protocols": results,
+        "sequences": rows,
+    }
+
+
+def _percent(proportion: dict) -> str:
+    if proportion["value"] is None:
+        return "n/a (0 of 0)"
+    low, high = proportion["ci95"]
+    return (
+        f"{100 * proportion['value']:.1f}%  [{100 * low:.1f}-{100 * high:.1f}]  "
+        f"({proportion['successes']}/{proportion['total']})"
+    )
+
+
+def report_tables(report: dict) -> list:
+    """Readable rich tables: per protocol the figures, then the confusion matrix."""
+    from rich.table import Table
+
+    tables = []
+    for name, figures in report["protocols"].items():
+        table = Table(title=f"{name}: {figures['description']}", title_justify="left")
+        table.add_column("figure")
+        table.add_column("value  [95% Wilson]  (count)")
+        table.add_row("accuracy", _percent(figures["accuracy"]))
+        table.add_row("macro F1", f"{figures['macro_f1']:.3f}")
+        for label, scores in figures["per_class"].items():
+            table.add_row(f"{label} precision", _percent(scores["precision"]))
+            table.add_row(f"{label} recall", _percent(scores["recall"]))
+        for screen in figures["screening"].values():
+            referred = " or ".join(screen["referred"])
+            table.add_row(f"sensitivity (refer {referred})", _percent(screen["sensitivity"]))
+            table.add_row(f"specificity (refer {referred})", _percent(screen["specificity"]))
+        legacy = figures["legacy"]
+        table.add_row(
+            "legacy 'sensitivity' = negative-class recall",
+            _percent(legacy["sensitivity_negative_class_recall"]),
+        )
+        table.add_row(
+            "legacy 'specificity' = negative-class TNR",
+            _percent(legacy["specificity_negative_class_tnr"]),
+        )
+        tables.append(table)
+        matrix = figures["confusion_matrix"]
+        grid = Table(title=f"{name}: confusion matrix (rows truth, columns predicted)")
+        grid.add_column("truth \\ predicted")
+        for label in matrix["labels"]:
+            grid.add_column(label, justify="right")
+        for label, row in zip(
+            matrix["labels"], matrix["rows_truth_columns_predicted"], strict=True
+        ):
+            grid.add_row(label, *map(str, row))
+        tables.append(grid)
+    return tables
+
+
+def plot_confusion(report: dict, path: str | Path) -> Path:
+    """A PNG with one confusion-matrix panel per protocol (matplotlib, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    protocols = report["protocols"]
+    figure, axes = plt.subplots(1, len(protocols), figsize=(4.6 * len(protocols), 4.2))
+    axes = np.atleast_1d(axes)
+    for axis, (name, figures) in zip(axes, protocols.items(), strict=True):
+        labels = figures["confusion_matrix"]["labels"]
+        counts = np.array(figures["confusion_matrix"]["rows_truth_columns_predicted"])
+        axis.imshow(counts, cmap="Blues")
+        for (row, column), count in np.ndenumerate(counts):
+            dark = count > counts.max() / 2
+            axis.text(
+                column,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                color="white" if dark else "black",
+            )
+        axis.set_xticks(range(len(labels)), labels)
+        axis.set_yticks(range(len(labels)), labels)
+        axis.set_xlabel("predicted")
+        axis.set_ylabel("truth")
+        axis.set_title(f"{name} (accuracy {100 * figures['accuracy']['value']:.1f}%)")
+    figure.suptitle(report["model"]["name"])
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,494 @@
+"""Training ScoNet and ScoNet-MT with the paper's recipe (SCONET_FACTS.md).
+
+Settings resolve in one place: command-line flags > TOML config file >
+`TrainConfig` defaults (the paper's recipe).  Checkpoints use OpenGait's dict
+layout `{'model', 'optimizer', 'scheduler', 'iteration', ...}` with only
+tensors and plain values, so `torch.load(weights_only=True)` reads them; they
+also carry the config and the RNG states, so a resumed run continues exactly
+where an uninterrupted one would have gone.  The end of a run exports our
+safetensors format with the metadata every result must carry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import time
+import tomllib
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checkpoint import ModelMetadata, save_checkpoint
+from .classes import ClassOrder
+from .dataset import SilhouetteDataset
+from .errors import CheckpointError, FileProblem, ScreenError
+from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
+from .sampler import PKSampler, sample_frames
+from .sconet import LOGIT_SCALE, ScoNet
+from .silhouette import to_model_input
+
+MODELS = ("sconet", "sconet-mt")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: Settings that may change between a checkpoint and its resumed run (they do not alter the math).
+RESUMABLE_CHANGES = {"iterations", "save_every", "device", "threads", "name", "trained_on"}
+
+
+class ConfigError(ScreenError):
+    """A training setting is missing, unknown or out of range."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training hyperparameter; the defaults are the paper's recipe."""
+
+    model: str = "sconet-mt"  #: 'sconet' (cross-entropy) or 'sconet-mt' (+ triplet)
+    iterations: int = 20_000
+    batch: tuple[int, int] = (8, 8)  #: P ids x K sequences per id
+    frames: int = 30  #: random frames per sequence, unordered
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[int, ...] = (10_000, 14_000, 18_000)  #: lr x gamma at each
+    gamma: float = 0.1
+    logit_scale: float = LOGIT_SCALE
+    label_smoothing: float = 0.1
+    margin: float = 0.2  #: triplet margin (sconet-mt)
+    triplet_weight: float = 1.0  #: sconet-mt only
+    save_every: int = 1000
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "auto"  #: auto: fp16 + GradScaler on CUDA, bf16 on CPUs that have it
+    threads: int = 0  #: CPU threads for torch; 0 = every core this process may use
+    name: str = ""  #: model name in checkpoints and metadata; '' = the model kind
+    trained_on: str = "unspecified"  #: the data in words, for the model's metadata
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
+        positive = {"iterations": self.iterations, "frames": self.frames}
+        positive |= {"save_every": self.save_every, "lr": self.lr, "batch P": self.batch[0]}
+        positive["batch K"] = self.batch[1]
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{key} must be positive, got {value}")
+        if list(self.milestones) != sorted(self.milestones):
+            raise ConfigError(f"milestones must be increasing, got {list(self.milestones)}")
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.model
+
+    @property
+    def uses_triplet(self) -> bool:
+        return self.model == "sconet-mt"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (lists for tuples): fits JSON, TOML and weights_only checkpoints."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+
+def parse_batch(text: str | list | tuple) -> tuple[int, int]:
+    """'8x8' or [8, 8] -> (P, K)."""
+    try:
+        parts = text.lower().split("x") if isinstance(text, str) else list(text)
+        ids, seqs = (int(part) for part in parts)
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"batch must look like 8x8 (ids x sequences per id), got {text!r}"
+        ) from None
+    return ids, seqs
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """A setting from TOML or a flag, converted to its TrainConfig type."""
+    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[key]
+    if key == "batch":
+        return parse_batch(value)
+    try:
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(int(item) for item in items)
+        if isinstance(default, bool) or isinstance(value, bool):
+            raise TypeError
+        if isinstance(default, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise TypeError
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    except (TypeError, ValueError):
+        kind = "a list of integers" if isinstance(default, tuple) else type(default).__name__
+        raise ConfigError(f"setting {key!r} must be {kind}, got {value!r}") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a TOML file (flat `key = value` pairs); unknown keys are refused."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise FileProblem(path, f"cannot read config file ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise FileProblem(path, f"not valid TOML ({error})") from None
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise FileProblem(path, f"unknown settings {unknown}; known: {', '.join(known)}")
+    return data
+
+
+def resolve_config(
+    config_file: str | Path | None = None, flags: Mapping[str, Any] | None = None
+) -> TrainConfig:
+    """Flags (None = not given) > config file > defaults: the one place settings meet."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values |= read_config_file(config_file)
+    values |= {key: value for key, value in (flags or {}).items() if value is not None}
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
+    if unknown:
+        raise ConfigError(f"unknown settings {unknown}")
+    return TrainConfig(**{key: _coerce(key, value) for key, value in values.items()})
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' -> fp16 on CUDA (with a GradScaler), bf16 on CPUs with native bf16, else fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "fp16"
+    from .classify import bf16_supported
+
+    return "bf16" if device.type == "cpu" and bf16_supported() else "fp32"
+
+
+def set_threads(threads: int) -> int:
+    """Set torch's CPU threads explicitly (another library may have left it at one)."""
+    count = threads or len(os.sched_getaffinity(0))
+    torch.set_num_threads(count)
+    return count
+
+
+@dataclass
+class Batch:
+    silhouettes: torch.Tensor  #: [n, frames, 64, 44] float in 0..1
+    labels: torch.Tensor  #: [n] class index in the CURRENT order
+    subjects: torch.Tensor  #: [n] subject index, the triplet labels
+
+
+def make_batch(
+    dataset: SilhouetteDataset,
+    indices: list[int],
+    frames: int,
+    generator: torch.Generator,
+    subject_index: Mapping[str, int],
+) -> Batch:
+    """Sample `frames` unordered frames from each chosen sequence and stack them."""
+    stored = []
+    for index in indices:
+        sequence = dataset.frames(index)  # [T, 64, 64] uint8
+        stored.append(sequence[sample_frames(len(sequence), frames, generator)])
+    records = [dataset.records[index] for index in indices]
+    order = ClassOrder.CURRENT
+    return Batch(
+        silhouettes=torch.from_numpy(to_model_input(np.stack(stored))),  # [n, s, 64, 44]
+        labels=torch.tensor([order.index_of(record.label) for record in records]),
+        subjects=torch.tensor([subject_index[record.subject] for record in records]),
+    )
+
+
+@dataclass
+class StepStats:
+    loss: float
+    cross_entropy: float
+    triplet: float
+    accuracy: float  #: strip-level training accuracy of this batch
+    active_triplets: float  #: share of triples still inside the margin
+
+
+def training_step(
+    model: ScoNet,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    config: TrainConfig,
+    precision: str,
+) -> StepStats:
+    """One SGD step on one batch; returns what the progress bar shows."""
+    device = next(model.parameters()).device
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    silhouettes = batch.silhouettes.to(device)
+    labels, subjects = batch.labels.to(device), batch.subjects.to(device)
+    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        output = model(silhouettes)  # embeddings [n, 256, 16], logits [n, 3, 16]
+    cross_entropy = strip_cross_entropy(
+        output.logits, labels, config.logit_scale, config.label_smoothing
+    )
+    loss, triplet, active = cross_entropy, torch.zeros(()), 0.0
+    if config.uses_triplet:
+        triplet, active = batch_all_triplet_loss(output.embeddings, subjects, config.margin)
+        loss = loss + config.triplet_weight * triplet
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return StepStats(
+        loss.item(),
+        cross_entropy.item(),
+        triplet.item(),
+        strip_accuracy(output.logits.detach(), labels),
+        active,
+    )
+
+
+@dataclass
+class TrainingState:
+    """Everything a run needs to continue: what a checkpoint holds."""
+
+    model: ScoNet
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.MultiStepLR
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator  #: every sampling draw
+    iteration: int = 0
+
+
+def new_training_state(config: TrainConfig, device: torch.device, precision: str) -> TrainingState:
+    torch.manual_seed(config.seed)
+    model = ScoNet().to(device).train()
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, list(config.milestones), gamma=config.gamma
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    generator = torch.Generator().manual_seed(config.seed)
+    return TrainingState(model, optimizer, scheduler, scaler, generator)
+
+
+def save_training_state(path: Path, state: TrainingState, config: TrainConfig) -> Path:
+    """OpenGait's checkpoint layout plus config and RNG states (tensors and plain values only)."""
+    rng = {"sampler": state.generator.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    payload = {
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "iteration": state.iteration,
+        "scaler": state.scaler.state_dict(),
+        "config": config.to_dict(),
+        "rng": rng,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".partial")
+    torch.save(payload, temporary)
+    temporary.replace(path)  # never a half-written checkpoint under the real name
+    return path
+
+
+def restore_training_state(path: str | Path, state: TrainingState, config: TrainConfig) -> None:
+    """Load a checkpoint of this code into `state`; refuse one trained with other settings."""
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(path, "no such file") from None
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+    ) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(path, f"cannot resume from it ({first})") from None
+    needed = {"model", "optimizer", "scheduler", "iteration", "config", "rng"}
+    if not isinstance(payload, dict) or not needed <= set(payload):
+        raise CheckpointError(
+            path, "not a `screen train` checkpoint (needs model, optimizer, scheduler, config, rng)"
+        )
+    saved, now = payload["config"], config.to_dict()
+    changed = sorted(
+        key for key in now if key not in RESUMABLE_CHANGES and saved.get(key) != now[key]
+    )
+    if changed:
+        details = ", ".join(f"{key}: {saved.get(key)!r} -> {now[key]!r}" for key in changed)
+        raise ConfigError(f"{path}: trained with other settings ({details}); resume with the same")
+    state.model.load_state_dict(payload["model"])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    state.scheduler.load_state_dict(payload["scheduler"])
+    state.scaler.load_state_dict(payload.get("scaler") or {})
+    state.generator.set_state(payload["rng"]["sampler"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    if "cuda" in payload["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["rng"]["cuda"])
+    state.iteration = int(payload["iteration"])
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path  #: the last OpenGait-layout checkpoint
+    exported: Path  #: our safetensors file with metadata
+    history: list[dict] = field(default_factory=list)  #: per iteration of this invocation
+    seconds: float = 0.0
+    precision: str = "fp32"
+    threads: int = 1
+
+
+def checkpoint_path(out_dir: Path, config: TrainConfig, iteration: int) -> Path:
+    """OpenGait-style name, e.g. checkpoints/sconet-mt-20000.pt."""
+    return out_dir / "checkpoints" / f"{config.run_name}-{iteration:05d}.pt"
+
+
+def train(
+    dataset: SilhouetteDataset,
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: str | Path | None = None,
+    command: str = "",
+    progress: bool = True,
+    on_step: Callable[[int, StepStats], None] | None = None,
+) -> TrainResult:
+    """Train on `dataset` (a train split) and write checkpoints and the export under `out_dir`."""
+    out_dir = Path(out_dir)
+    threads = set_threads(config.threads)
+    device = torch.device(config.device)
+    precision = resolve_precision(config.precision, device)
+    state = new_training_state(config, device, precision)
+    if resume is not None:
+        restore_training_state(resume, state, config)
+    if state.iteration >= config.iterations:
+        raise ConfigError(
+            f"the checkpoint is already at iteration {state.iteration}: "
+            f"set --iterations above it to train further"
+        )
+    if not len(dataset):
+        raise ConfigError("the training split holds no sequence")
+    sampler = PKSampler(dataset.subjects, *config.batch, state.generator)
+    subject_index = {subject: i for i, subject in enumerate(sampler.subjects)}
+    dataset.preload(progress=progress)
+
+    history: list[dict] = []
+    started = time.perf_counter()
+    with _ProgressBar(progress, config.iterations, state.iteration) as bar:
+        for iteration in range(state.iteration + 1, config.iterations + 1):
+            batch = make_batch(
+                dataset, sampler.next_batch(), config.frames, state.generator, subject_index
+            )
+            stats = training_step(
+                state.model, batch, state.optimizer, state.scaler, config, precision
+            )
+            lr = state.optimizer.param_groups[0]["lr"]
+            state.scheduler.step()
+            state.iteration = iteration
+            history.append({"iteration": iteration, "lr": lr, **dataclasses.asdict(stats)})
+            bar.advance(stats, lr)
+            if on_step is not None:
+                on_step(iteration, stats)
+            if iteration % config.save_every == 0 or iteration == config.iterations:
+                last = save_training_state(
+                    checkpoint_path(out_dir, config, iteration), state, config
+                )
+    seconds = time.perf_counter() - started
+    exported = export_model(
+        out_dir / f"{config.run_name}.safetensors",
+        state.model,
+        config,
+        dataset,
+        command,
+        {"seconds": round(seconds, 1), "precision": precision, "threads": threads},
+    )
+    return TrainResult(last, exported, history, seconds, precision, threads)
+
+
+def export_model(
+    path: Path,
+    model: ScoNet,
+    config: TrainConfig,
+    dataset: SilhouetteDataset,
+    command: str,
+    run: dict[str, Any],
+    half: bool = False,
+) -> Path:
+    """Our safetensors format, with provenance: the command and the partition's hash."""
+    partition = dataset.partition
+    metadata = ModelMetadata(
+        name=config.run_name,
+        class_order=ClassOrder.CURRENT,
+        trained_on=config.trained_on,
+        clinical=False,
+        provenance=(
+            f"{command or 'screen.train.train()'}; partition {partition.path.name} "
+            f"sha256 {partition.sha256}"
+        ),
+        notes=f"{config.model} trained {config.iterations} iterations by scoliosis-screen",
+        extra={
+            "config": config.to_dict(),
+            "train_counts": {label.value: n for label, n in dataset.counts().items()},
+            "run": run,
+        },
+    )
+    return save_checkpoint(path, model.eval(), metadata, half=half)
+
+
+class _ProgressBar:
+    """A rich progress bar with loss and accuracy, or nothing when disabled."""
+
+    def __init__(self, enabled: bool, total: int, done: int) -> None:
+        self.enabled, self.total, self.done = enabled, total, done
+
+    def __enter__(self) -> _ProgressBar:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("training"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(
+                "train", total=self.total, completed=self.done, stats=""
+            )
+        return self
+
+    def advance(self, stats: StepStats, lr: float) -> None:
+        if self.enabled:
+            text = f"loss {stats.loss:.3f}  acc {stats.accuracy:.2f}  lr {lr:.0e}"
+            self.progress.update(self.task, advance=1, stats=text)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
