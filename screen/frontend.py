@@ -184,7 +184,7 @@ def extract_silhouettes(
         if not cached:
             started = time.perf_counter()
             cached.append(estimate_background(source.sample(options.background_samples)))
-            clock.add("background", started, 0)
+            clock.add("background_once", started)  # one-off: its "per frame" is the total
         return cached[0]
 
     def settings(weights: Path | None) -> StageSettings:

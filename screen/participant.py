@@ -64,7 +64,7 @@ class SelectionSettings:
     min_movement: float = 0.75  #: below this a track is "standing", not walking
     full_movement: float = 1.5  #: movement counted as a clear walk (no discount)
     min_frames: int = 8  #: shorter tracks are noise
-    stitch_gap: int = 30  #: frames a walker may vanish (occlusion) and still be joined up
+    stitch_gap: int = 45  #: frames a walker may vanish (3 s at 15 fps) and still be joined up
     rival_ratio: float = 0.6  #: a second walker scoring this much of the best is a rival
     overlap: float = 0.5  #: rivals sharing this share of frames walk "at the same time"
 
@@ -103,21 +103,28 @@ def _summarise(track_id: int, ids: tuple[int, ...], boxes: dict[int, np.ndarray]
     )
 
 
+def _feet(box: np.ndarray) -> np.ndarray:
+    """Bottom centre: steadier than the box centre while an occluder hides part of the body."""
+    return np.array([(box[0] + box[2]) / 2, box[3]])
+
+
 def _continues(earlier: dict[int, np.ndarray], later: dict[int, np.ndarray], gap: int) -> bool:
     """Whether `later` plausibly picks up where `earlier` left off (same size, expected place)."""
     end, start = max(earlier), min(later)
     if not 0 < start - end <= gap:
         return False
-    last, first = earlier[end], later[start]
-    h_last, h_first = last[3] - last[1], first[3] - first[1]
-    if not 0.67 <= h_first / max(h_last, 1.0) <= 1.5:
+    # Sizes from a few boxes each side: the first box after an occlusion is often a fragment.
+    tail = [earlier[i] for i in sorted(earlier)[-5:]]
+    head = [later[i] for i in sorted(later)[:5]]
+    h_tail = float(np.median([b[3] - b[1] for b in tail]))
+    h_head = float(np.median([b[3] - b[1] for b in head]))
+    if not 0.67 <= h_head / max(h_tail, 1.0) <= 1.5:
         return False
     # Where the earlier track was heading, from its last second or so.
     keys = sorted(earlier)[-15:]
-    centre = lambda box: (box[:2] + box[2:]) / 2  # noqa: E731
-    velocity = (centre(earlier[keys[-1]]) - centre(earlier[keys[0]])) / max(keys[-1] - keys[0], 1)
-    expected = centre(last) + velocity * (start - end)
-    return float(np.hypot(*(centre(first) - expected))) <= max(h_last, h_first)
+    velocity = (_feet(earlier[keys[-1]]) - _feet(earlier[keys[0]])) / max(keys[-1] - keys[0], 1)
+    expected = _feet(earlier[end]) + velocity * (start - end)
+    return float(np.hypot(*(_feet(later[start]) - expected))) <= max(h_tail, h_head)
 
 
 def _stitch(history: TrackHistory, gap: int) -> dict[int, tuple[tuple[int, ...], dict]]:

@@ -1,0 +1,146 @@
+"""The composed front end: backends, the `auto` fallback, neural paths end to end, real footage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from random_models import humanseg_model, yolo_weights
+from synthetic_video import mask_iou, passer_by, render, walker
+
+from screen.errors import WeightsMissing
+from screen.frontend import FrontendOptions, extract_silhouettes
+from screen.silhouette import normalize_sequence
+
+WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
+
+
+@pytest.fixture
+def no_weights_anywhere(tmp_path, monkeypatch):
+    """No model file in weights/, the cache, or the environment."""
+    monkeypatch.setenv("SCREEN_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("SCREEN_CACHE_DIR", str(tmp_path / "cache"))
+    for var in ("SCREEN_YOLO11N_WEIGHTS", "SCREEN_HUMANSEG_MOBILE_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    video = tmp_path_factory.mktemp("scene") / "walk.avi"
+    truth = render(video, [walker(5.0), passer_by(3.2, seconds=1.2)], seconds=5.0)
+    return video, truth
+
+
+def test_weight_free_front_end_gives_the_walkers_silhouettes(scene):
+    video, truth = scene
+    result = extract_silhouettes(video, WEIGHT_FREE)
+    assert result.flags == ()
+    assert len(result.silhouettes) >= 70  # of 75 frames
+    ious = [
+        mask_iou(
+            s.mask.to_frame((result.video.width, result.video.height)),
+            truth.masks[s.index]["walker"],
+        )
+        for s in result.silhouettes
+        if len(truth.boxes[s.index]) == 1  # the passer-by crossing in front spoils a few
+    ]
+    assert np.mean(ious) >= 0.85
+    stored = normalize_sequence(result.masks)  # crop-sized masks feed the one normalisation
+    assert stored.frames.shape[1:] == (64, 64) and len(stored.kept) >= 70
+    assert result.timestamps == sorted(result.timestamps)
+    summary = json.loads(json.dumps(result.to_dict()))
+    assert summary["coverage"]["participant_frames"] == len(result.silhouettes)
+    assert {"decode", "detect", "track", "segment"} <= set(summary["ms_per_frame"])
+
+
+def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
+    scene, no_weights_anywhere, caplog
+):
+    video, _ = scene
+    with caplog.at_level(logging.WARNING, logger="screen.backends"):
+        result = extract_silhouettes(video, FrontendOptions())
+    assert result.detector.backend == result.segmenter.backend == "background"
+    assert "detector_fallback_weight_free" in result.flags
+    assert "segmenter_fallback_weight_free" in result.flags
+    assert "screen weights download yolo11n" in caplog.text
+    assert "screen weights download pp-humanseg-v2-mobile" in caplog.text
+    assert len(result.silhouettes) >= 70
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (FrontendOptions(detector="yolo11n"), "screen weights download yolo11n"),
+        (FrontendOptions(detector_weights=Path("/nowhere/y.pt")), "/nowhere/y.pt: not found"),
+        (
+            FrontendOptions(detector="background", segmenter="pp-humanseg-v2-lite"),
+            "screen weights download pp-humanseg-v2-lite",
+        ),
+    ],
+    ids=["named-model", "auto-with-explicit-path", "named-segmenter"],
+)
+def test_missing_weights_are_an_error_when_the_user_asked_for_them(
+    scene, no_weights_anywhere, options, message
+):
+    with pytest.raises(WeightsMissing, match=message):
+        extract_silhouettes(scene[0], options)
+
+
+@pytest.fixture
+def paddle3_specs(tmp_path, monkeypatch):
+    """The shipped specs, with PP-HumanSeg folders holding a paddle-3 export (model.json)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shipped = Path(__file__).resolve().parents[1] / "models"
+    for spec in shipped.glob("*.toml"):
+        text = spec.read_text()
+        if tomllib.loads(text).get("kind") == "segmenter":
+            text = text.replace('"model.pdmodel"', '"model.json"')
+        (folder / spec.name).write_text(text)
+    monkeypatch.setenv("SCREEN_MODELS_DIR", str(folder))
+
+
+def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
+    scene, tmp_path_factory, paddle3_specs, no_network
+):
+    options = FrontendOptions(
+        detector="yolo11n",
+        detector_weights=yolo_weights(tmp_path_factory),
+        segmenter="pp-humanseg-v2-lite",
+        segmenter_weights=humanseg_model(tmp_path_factory, "lite"),
+        imgsz=160,
+        threads=1,
+    )
+    result = extract_silhouettes(scene[0], options)
+    assert result.detector.backend == "yolo11n"
+    assert result.detector.model["checksum"] == "unverified (explicit path)"
+    assert result.segmenter.backend == "pp-humanseg-v2-lite"
+    assert result.participant.track_id is not None  # random boxes still get tracked and chosen
+    assert len(result.silhouettes) == len(result.participant.boxes) > 0
+    for silhouette in result.silhouettes[:5]:
+        assert silhouette.mask.mask.dtype == np.uint8
+
+
+def test_real_multi_person_footage_is_tracked(shared_data):
+    options = FrontendOptions(detector="background", segmenter="background", fps=10.0, max_side=384)
+    result = extract_silhouettes(shared_data / "pets2009_vtest.avi", options)
+    long_tracks = [t for t in result.participant.tracks if t.frames >= 50]
+    assert len(long_tracks) >= 3  # several pedestrians followed for 5 s or more
+    assert result.participant.track_id is not None
+    assert "two_walkers" in result.flags  # never one person alone in this footage
+    assert len(result.silhouettes) == len(result.participant.boxes)
