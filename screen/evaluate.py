@@ -27,6 +27,7 @@ import numpy as np
 from .classes import LABELS, Label
 from .classify import Classifier
 from .dataset import SilhouetteDataset
+from .errors import ScreenError
 
 Z95 = 1.959963984540054  #: two-sided 95% normal quantile
 WHOLE_SEQUENCE_LIMIT = 720  #: frames the paper's test protocol pools at most
@@ -150,6 +151,11 @@ def legacy_figures(matrix: np.ndarray) -> dict[str, Proportion]:
     }
 
 
+def _referred_names(referred: frozenset[Label]) -> list[str]:
+    """Most severe first: ['positive', 'neutral']."""
+    return [label.value for label in reversed(LABELS) if label in referred]
+
+
 def metrics_from_confusion(matrix: np.ndarray) -> dict:
     """Every figure of a confusion matrix, as plain JSON types."""
     matrix = np.asarray(matrix, dtype=np.int64)
@@ -173,7 +179,7 @@ def metrics_from_confusion(matrix: np.ndarray) -> dict:
         },
         "screening": {
             name: {
-                "referred": sorted(label.value for label in referred),
+                "referred": _referred_names(referred),
                 **{key: p.to_dict() for key, p in screening(matrix, referred).items()},
             }
             for name, referred in REFERRALS.items()
@@ -201,6 +207,8 @@ def evaluate(
     progress: bool = False,
 ) -> dict:
     """Classify every sequence of the split; the JSON report with each protocol's metrics."""
+    if not len(dataset):
+        raise ScreenError(f"the {dataset.split} split of {dataset.partition.path} lists no id")
     indices: Iterable[int] = range(len(dataset))
     if progress:
         from rich.progress import track
@@ -244,51 +252,60 @@ def evaluate(
 
 def _percent(proportion: dict) -> str:
     if proportion["value"] is None:
-        return "n/a (0 of 0)"
+        return "n/a (0/0)"
     low, high = proportion["ci95"]
     return (
-        f"{100 * proportion['value']:.1f}%  [{100 * low:.1f}-{100 * high:.1f}]  "
+        f"{100 * proportion['value']:.1f}% [{100 * low:.1f}-{100 * high:.1f}] "
         f"({proportion['successes']}/{proportion['total']})"
     )
 
 
 def report_tables(report: dict) -> list:
-    """Readable rich tables: per protocol the figures, then the confusion matrix."""
+    """Readable rich tables: the figures with a column per protocol, then each confusion matrix."""
     from rich.table import Table
 
-    tables = []
-    for name, figures in report["protocols"].items():
-        table = Table(title=f"{name}: {figures['description']}", title_justify="left")
-        table.add_column("figure")
-        table.add_column("value  [95% Wilson]  (count)")
-        table.add_row("accuracy", _percent(figures["accuracy"]))
-        table.add_row("macro F1", f"{figures['macro_f1']:.3f}")
-        for label, scores in figures["per_class"].items():
-            table.add_row(f"{label} precision", _percent(scores["precision"]))
-            table.add_row(f"{label} recall", _percent(scores["recall"]))
-        for screen in figures["screening"].values():
-            referred = " or ".join(screen["referred"])
-            table.add_row(f"sensitivity (refer {referred})", _percent(screen["sensitivity"]))
-            table.add_row(f"specificity (refer {referred})", _percent(screen["specificity"]))
-        legacy = figures["legacy"]
-        table.add_row(
-            "legacy 'sensitivity' = negative-class recall",
-            _percent(legacy["sensitivity_negative_class_recall"]),
-        )
-        table.add_row(
-            "legacy 'specificity' = negative-class TNR",
-            _percent(legacy["specificity_negative_class_tnr"]),
-        )
-        tables.append(table)
+    protocols = report["protocols"]
+    table = Table(
+        title="value [95% Wilson interval] (count)",
+        caption="; ".join(
+            f"{name}: {figures['description']}" for name, figures in protocols.items()
+        ),
+    )
+    table.add_column("figure", no_wrap=True)
+    for name in protocols:
+        table.add_column(name)
+
+    def row(title: str, pick) -> None:
+        table.add_row(title, *(pick(figures) for figures in protocols.values()))
+
+    row("accuracy", lambda f: _percent(f["accuracy"]))
+    row("macro F1", lambda f: f"{f['macro_f1']:.3f}")
+    for label in LABELS:
+        for kind in ("precision", "recall"):
+            row(f"{label} {kind}", lambda f, k=kind, c=label: _percent(f["per_class"][c][k]))
+    for key, referred in REFERRALS.items():
+        words = " or ".join(_referred_names(referred))
+        for kind in ("sensitivity", "specificity"):
+            row(f"{kind} (refer {words})", lambda f, k=kind, s=key: _percent(f["screening"][s][k]))
+    row(
+        "legacy 'sensitivity' = negative-class recall",
+        lambda f: _percent(f["legacy"]["sensitivity_negative_class_recall"]),
+    )
+    row(
+        "legacy 'specificity' = negative-class TNR",
+        lambda f: _percent(f["legacy"]["specificity_negative_class_tnr"]),
+    )
+    tables = [table]
+    for name, figures in protocols.items():
         matrix = figures["confusion_matrix"]
-        grid = Table(title=f"{name}: confusion matrix (rows truth, columns predicted)")
+        grid = Table(title=f"confusion matrix, {name}")
         grid.add_column("truth \\ predicted")
         for label in matrix["labels"]:
             grid.add_column(label, justify="right")
-        for label, row in zip(
+        for label, counts in zip(
             matrix["labels"], matrix["rows_truth_columns_predicted"], strict=True
         ):
-            grid.add_row(label, *map(str, row))
+            grid.add_row(label, *map(str, counts))
         tables.append(grid)
     return tables
 
