@@ -7,7 +7,7 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
-.PHONY: setup test test-all demo lint clean
+.PHONY: setup test test-all demo lint clean examples
 
 setup: $(STAMP)
 
@@ -29,6 +29,15 @@ test-all: setup
 
 demo: setup
 	$(VENV)/bin/screen demo
+
+# The phantom walker videos in examples/ (deterministic: same bytes on every run).
+examples: setup
+	$(VENV)/bin/screen phantom video examples/phantom_positive.mp4 --label positive --seed 22 \
+		--seconds 8 --size 640x360 --distractor clinician
+	$(VENV)/bin/screen phantom video examples/phantom_negative.mp4 --label negative --seed 88 \
+		--seconds 8 --size 360x640 --distractor passerby
+	$(VENV)/bin/screen phantom video examples/phantom_neutral.mp4 --label neutral --seed 65 \
+		--seconds 8 --size 640x360
 
 lint: setup
 	$(VENV)/bin/ruff check screen tests

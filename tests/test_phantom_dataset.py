@@ -16,6 +16,8 @@ from screen.phantom.dataset import class_counts, parse_ratio
 from screen.pickles import read_silhouette_pickle
 
 FRAMES = 12
+SETTINGS = {"train": 10, "train_ratio": (1, 1, 8), "test": 3, "test_ratio": (1, 1, 1)}
+SETTINGS |= {"seed": 5, "frames": FRAMES}
 
 
 def pickles_on_disk(root: Path) -> dict[str, tuple[str, str, Path]]:
@@ -32,16 +34,7 @@ def pickles_on_disk(root: Path) -> dict[str, tuple[str, str, Path]]:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("phantoms") / "data"
-    partition = build_dataset(
-        root,
-        train=10,
-        train_ratio=(1, 1, 8),
-        test=3,
-        test_ratio=(1, 1, 1),
-        seed=5,
-        frames=FRAMES,
-        workers=1,
-    )
+    partition = build_dataset(root, **SETTINGS, workers=1)
     return root, partition
 
 
@@ -80,16 +73,7 @@ def test_class_ratio_per_split(dataset):
 def test_same_seed_same_bytes_whatever_the_number_of_workers(tmp_path, dataset):
     root, _ = dataset
     again = tmp_path / "again"
-    build_dataset(
-        again,
-        train=10,
-        train_ratio=(1, 1, 8),
-        test=3,
-        test_ratio=(1, 1, 1),
-        seed=5,
-        frames=FRAMES,
-        workers=2,
-    )
+    build_dataset(again, **SETTINGS, workers=2)
     for walker_id, (_, _, pkl) in pickles_on_disk(root).items():
         twin = again / pkl.relative_to(root)
         assert twin.read_bytes() == pkl.read_bytes(), walker_id

@@ -30,7 +30,7 @@ from .render import (
     shapes_on_route,
     walker_shapes,
 )
-from .scene import background_plate, bgr, expose
+from .scene import Sensor, background_plate, bgr
 
 DISTRACTORS = ("clinician", "passerby")
 NOTE = (
@@ -179,7 +179,7 @@ def render_video(
     masks = np.zeros((len(times), height, width), bool)
     own = np.zeros((height, width), np.uint8)
     covered = np.zeros((height, width), np.uint8)
-    noise_rng = np.random.default_rng([params.seed, 0xF11E])
+    sensor = Sensor(params.scene, plate.shape, params.seed)
     boxes = []
     try:
         for index, time_s in enumerate(times):
@@ -203,7 +203,7 @@ def render_video(
             frame = plate.copy()
             for person in reversed(nearest_first):
                 person.figure.paint(index, frame, person.colours)
-            writer.write(expose(frame, float(time_s), params.scene, noise_rng))
+            writer.write(sensor.expose(frame, float(time_s)))
             if progress is not None:
                 progress(index + 1, len(times))
     finally:
