@@ -59,7 +59,7 @@ def _progress_bar():
 def video(
     out: Path = typer.Argument(
         ..., help="The video to write (.mp4); OUT.json and OUT.masks.npz go beside it."
-    ),  # noqa: E501
+    ),
     label: str = typer.Option(..., "--label", help="positive, neutral or negative."),
     seed: int = typer.Option(..., "--seed", help="Same seed, same walker, same bytes."),
     seconds: float = typer.Option(20.0, "--seconds", min=0.1, max=600.0),

@@ -68,7 +68,7 @@ class Gait:
     pelvic_drop_deg: float  #: dynamic obliquity amplitude (swing side drops)
     sway_m: float  #: lateral sway amplitude of the pelvis
     turn_s: float  #: seconds for a 180-degree turn
-    turn_sign: int  #: +1 turns to the left, -1 to the right
+    turn_sign: int  #: +1 turns to the walker's right, -1 to the left
     phase0: float  #: stride phase at t = 0, in cycles
     start_s: float  #: how far into its route the walker is at t = 0
 

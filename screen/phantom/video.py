@@ -9,6 +9,7 @@ part of the frame.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -117,6 +118,27 @@ def _passerby(params: WalkerParams, stage: Stage, times: np.ndarray) -> tuple:
     return person, shapes_on_route(person, route), present
 
 
+class MaskArchive:
+    """Writes bool [T, H, W] masks frame by frame into an .npz that `np.load(path)["masks"]`
+    reads, without holding the whole video's masks in memory.  A fixed zip timestamp
+    keeps the bytes reproducible."""
+
+    def __init__(self, path: Path, shape: tuple[int, int, int]) -> None:
+        self.archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED)
+        entry = zipfile.ZipInfo("masks.npy", date_time=(1980, 1, 1, 0, 0, 0))
+        entry.compress_type = zipfile.ZIP_DEFLATED
+        self.stream = self.archive.open(entry, "w", force_zip64=True)
+        header = {"descr": "|b1", "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(self.stream, header)
+
+    def write(self, mask: np.ndarray) -> None:
+        self.stream.write(np.ascontiguousarray(mask, dtype=bool).tobytes())
+
+    def close(self) -> None:
+        self.stream.close()
+        self.archive.close()
+
+
 def _box(mask: np.ndarray) -> list[int] | None:
     """[x1, y1, x2, y2] pixel edges of a mask's foreground, or None when empty."""
     points = cv2.findNonZero(mask)
@@ -176,7 +198,8 @@ def render_video(
     if not writer.isOpened():
         raise FileProblem(out_mp4, "cannot write an mp4 here (check the folder and disk space)")
     width, height = size
-    masks = np.zeros((len(times), height, width), bool)
+    masks_path = out_mp4.with_suffix(".masks.npz")
+    masks = MaskArchive(masks_path, (len(times), height, width))
     own = np.zeros((height, width), np.uint8)
     covered = np.zeros((height, width), np.uint8)
     sensor = Sensor(params.scene, plate.shape, params.seed)
@@ -194,7 +217,7 @@ def render_video(
                 covered |= own
                 box = _box(visible)
                 if person.kind == "participant":
-                    masks[index] = visible.view(bool)
+                    masks.write(visible)
                     entry["participant"] = box
                 elif box is not None:
                     entry["others"].append(box)
@@ -208,9 +231,8 @@ def render_video(
                 progress(index + 1, len(times))
     finally:
         writer.release()
+        masks.close()
 
-    masks_path = out_mp4.with_suffix(".masks.npz")
-    np.savez_compressed(masks_path, masks=masks)
     truth = {
         "label": params.label.value,
         "seed": params.seed,
