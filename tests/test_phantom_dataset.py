@@ -54,6 +54,17 @@ def test_layout_reads_back_and_partition_lists_exactly_the_ids_on_disk(dataset):
         assert frames.max() == 255  # binary silhouettes, normalised
 
 
+def test_the_training_loader_opens_both_splits(dataset):
+    from screen.dataset import SilhouetteDataset, Split
+
+    root, partition_path = dataset
+    train = SilhouetteDataset.open(root, partition_path, Split.TRAIN)
+    test = SilhouetteDataset.open(root, partition_path, Split.TEST)
+    assert list(train.counts().values()) == [8, 1, 1]  # negative, neutral, positive
+    assert list(test.counts().values()) == [1, 1, 1]
+    assert train.frames(0).shape == (FRAMES, 64, 64)
+
+
 def test_class_ratio_per_split(dataset):
     root, partition_path = dataset
     partition = json.loads(partition_path.read_text())
