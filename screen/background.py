@@ -34,15 +34,25 @@ def estimate_background(images: Sequence[np.ndarray]) -> np.ndarray:
 class ForegroundModel:
     """Pixels that differ from the background, with shadows left out.
 
-    `var_threshold` is MOG2's squared Mahalanobis distance for "foreground".  The
-    learning rate is fixed at 1 / `history`: MOG2's own choice is fast in its
-    first frames and would soak a slow walker into the background.
+    `var_threshold` is MOG2's squared Mahalanobis distance for "foreground".  A
+    pixel of the background's colour but darker by a factor between `shadow` and
+    1 is a shadow; darker still counts as foreground, since trousers darker than
+    a similar-coloured floor were otherwise lost as "shadow".  The learning rate
+    is fixed at 1 / `history`: MOG2's own choice is fast in its first frames and
+    would soak a slow walker into the background.
     """
 
-    def __init__(self, background: np.ndarray, var_threshold: float = 24.0, history: int = 500):
+    def __init__(
+        self,
+        background: np.ndarray,
+        var_threshold: float = 24.0,
+        history: int = 500,
+        shadow: float = 0.7,
+    ) -> None:
         self.background = background
         self.learning_rate = 1.0 / history
         self._mog = cv2.createBackgroundSubtractorMOG2(history, var_threshold, True)
+        self._mog.setShadowThreshold(shadow)
         # Compressed video is noisier than MOG2's default start variance expects.
         self._mog.setVarInit(30.0)
         self._mog.apply(background, learningRate=1.0)  # 1.0: start the model from this image

@@ -127,14 +127,37 @@ def _continues(earlier: dict[int, np.ndarray], later: dict[int, np.ndarray], gap
     return float(np.hypot(*(_feet(later[start]) - expected))) <= max(h_tail, h_head)
 
 
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller box: 1 when one box holds the other."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(ix * iy / smaller) if smaller > 0 else 0.0
+
+
+def _takes_over(earlier: dict[int, np.ndarray], later: dict[int, np.ndarray], gap: int) -> bool:
+    """An identity switch: `later` starts where `earlier` just was, and `earlier` soon dies.
+
+    When two people cross, ByteTrack may start a new id on the walker (or on the
+    two merged) while the old id drifts to the other person before it is lost.
+    """
+    start = min(later)
+    before = [i for i in earlier if start - 5 <= i <= start]
+    if not before or not 0 <= max(earlier) - start <= gap or max(later) <= max(earlier):
+        return False
+    return _overlap(earlier[max(before)], later[start]) >= 0.5
+
+
 def _stitch(history: TrackHistory, gap: int) -> dict[int, tuple[tuple[int, ...], dict]]:
-    """Join fragments of one walker split by an occlusion longer than ByteTrack's buffer."""
+    """Join fragments of one walker: split by a long occlusion, or by an id switch."""
     chains: dict[int, tuple[tuple[int, ...], dict]] = {}
     for track_id in sorted(history.boxes, key=lambda t: min(history.boxes[t])):
         boxes = history.boxes[track_id]
         for head, (ids, chain) in chains.items():
-            if _continues(chain, boxes, gap):
-                chains[head] = (ids + (track_id,), {**chain, **boxes})
+            if _continues(chain, boxes, gap) or _takes_over(chain, boxes, gap):
+                start = min(boxes)  # from here on the newer id is trusted
+                kept = {i: box for i, box in chain.items() if i < start}
+                chains[head] = (ids + (track_id,), {**kept, **boxes})
                 break
         else:
             chains[track_id] = ((track_id,), dict(boxes))

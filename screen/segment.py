@@ -176,13 +176,28 @@ class PaddleHumanSegmenter:
 # --- weight-free: background subtraction --------------------------------------
 
 
-def cut_reflection(mask: np.ndarray, strength: np.ndarray, drop: float = 2.0) -> np.ndarray:
+def _reflection_fit(person: np.ndarray, floor: np.ndarray, seen: np.ndarray) -> tuple[float, float]:
+    """(alpha, share of the difference explained) for `seen` = floor + alpha (person - floor)."""
+    mirrored = (person - floor).reshape(-1)
+    observed = (seen - floor).reshape(-1)
+    energy = float(mirrored @ mirrored)
+    if energy == 0.0:
+        return 0.0, 0.0
+    alpha = float(mirrored @ observed) / energy
+    residual = observed - alpha * mirrored
+    return alpha, 1.0 - float(residual @ residual) / max(float(observed @ observed), 1e-6)
+
+
+def cut_reflection(
+    mask: np.ndarray, image: np.ndarray, background: np.ndarray, alpha: tuple = (0.1, 0.8)
+) -> np.ndarray:
     """The mask without a floor reflection below the feet, where one can be told.
 
-    A reflection is a dimmer mirror image of the legs: below the contact row the
-    difference from the background is at least `drop` times weaker, and the
-    mask there matches the mask above flipped upside down.  Anything else
-    (dark trousers, a short person) is left alone.
+    A floor reflection is the body above the contact line, mirrored and blended
+    into the floor: below the line, frame = floor + alpha (mirrored body - floor)
+    with 0 < alpha < 1, and the mask there matches the mask above flipped.  Legs
+    that merely look dim (dark trousers on a dark floor) do not fit that model
+    and are left alone.
     """
     rows = np.flatnonzero(mask.any(axis=1))
     if len(rows) < 20:
@@ -190,20 +205,23 @@ def cut_reflection(mask: np.ndarray, strength: np.ndarray, drop: float = 2.0) ->
     top, bottom = rows[0], rows[-1]
     height = bottom - top + 1
     on = mask > 0
-    row_strength = np.where(on.any(1), (strength * on).sum(1) / np.maximum(on.sum(1), 1), 0.0)
+    image, background = image.astype(np.float32), background.astype(np.float32)
     best: tuple[float, int] | None = None
-    for contact in range(top + height // 2, bottom - max(3, height // 30)):
-        below = bottom - contact
-        span = min(below, contact - top)
-        above_mean = row_strength[contact - span + 1 : contact + 1].mean()
-        below_mean = row_strength[contact + 1 : bottom + 1].mean()
-        if below_mean * drop > above_mean:
+    for contact in range(top + height // 2, bottom - max(4, height // 10), 2):  # >= 10% below
+        span = min(bottom - contact, contact - top)
+        above = slice(contact - span + 1, contact + 1)
+        below = slice(contact + 1, contact + 1 + span)
+        upper, lower = on[above][::-1], on[below]
+        both = upper & lower
+        mirror = both.sum() / max((upper | lower).sum(), 1)
+        if mirror < 0.5:
             continue
-        upper = on[contact - span + 1 : contact + 1][::-1]
-        lower = on[contact + 1 : contact + 1 + span]
-        mirror = (upper & lower).sum() / max((upper | lower).sum(), 1)
-        if mirror >= 0.5 and (best is None or mirror > best[0]):
-            best = (mirror, contact)
+        fitted, explained = _reflection_fit(
+            image[above][::-1][both], background[below][both], image[below][both]
+        )
+        if alpha[0] <= fitted <= alpha[1] and explained >= 0.6:
+            if best is None or explained > best[0]:
+                best = (explained, contact)
     if best is None:
         return mask
     cut = mask.copy()
@@ -238,7 +256,5 @@ class BackgroundSegmenter:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
         if self.reflections:  # before filling holes: legs and their mirror image enclose one
             crop = frame.image[top:bottom, left:right]
-            background = self.foreground.background[top:bottom, left:right]
-            strength = np.linalg.norm(crop.astype(np.float32) - background, axis=2)
-            mask = cut_reflection(mask, strength)
+            mask = cut_reflection(mask, crop, self.foreground.background[top:bottom, left:right])
         return CropMask(left, top, largest_component(fill_holes(mask)))

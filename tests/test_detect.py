@@ -85,7 +85,7 @@ def test_background_detector_ignores_shadows():
     background = textured_background()
     detector = BackgroundDetector(background)
     shadowed = background.copy()
-    shadowed[80:200, 100:140] = (shadowed[80:200, 100:140] * 0.6).astype(np.uint8)
+    shadowed[80:200, 100:140] = (shadowed[80:200, 100:140] * 0.8).astype(np.uint8)
     person = background.copy()
     person[80:200, 100:140] = (30, 30, 200)
     assert len(detector.detect(Frame(0, 0.0, shadowed))) == 0
