@@ -36,6 +36,7 @@ from .silhouette import to_model_input
 
 MODELS = ("sconet", "sconet-mt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LOG_LINES = 50  #: progress lines a run writes when its output is a log file, not a terminal
 #: Settings that may change between a checkpoint and its resumed run (they do not alter the math).
 RESUMABLE_CHANGES = {"iterations", "save_every", "device", "threads", "name", "trained_on"}
 
@@ -120,7 +121,7 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_batch(value)
     try:
         if isinstance(default, tuple):
-            items = value.split(",") if isinstance(value, str) else value
+            items = [i for i in value.split(",") if i.strip()] if isinstance(value, str) else value
             return tuple(int(item) for item in items)
         if isinstance(default, bool) or isinstance(value, bool):
             raise TypeError
@@ -454,22 +455,29 @@ def export_model(
 
 
 class _ProgressBar:
-    """A rich progress bar with loss and accuracy, or nothing when disabled."""
+    """A rich progress bar with loss and accuracy; plain lines when not on a terminal (logs)."""
 
     def __init__(self, enabled: bool, total: int, done: int) -> None:
         self.enabled, self.total, self.done = enabled, total, done
+        self.live = False
 
     def __enter__(self) -> _ProgressBar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+        if not self.enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
+        self.console = Console(highlight=False)
+        self.live = self.console.is_terminal
+        self.started = time.perf_counter()
+        if self.live:
             self.progress = Progress(
                 TextColumn("training"),
                 BarColumn(),
@@ -477,6 +485,7 @@ class _ProgressBar:
                 TextColumn("{task.fields[stats]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
+                console=self.console,
             )
             self.progress.start()
             self.task = self.progress.add_task(
@@ -485,10 +494,16 @@ class _ProgressBar:
         return self
 
     def advance(self, stats: StepStats, lr: float) -> None:
-        if self.enabled:
-            text = f"loss {stats.loss:.3f}  acc {stats.accuracy:.2f}  lr {lr:.0e}"
+        if not self.enabled:
+            return
+        self.done += 1
+        text = f"loss {stats.loss:.3f}  acc {stats.accuracy:.2f}  lr {lr:.0e}"
+        if self.live:
             self.progress.update(self.task, advance=1, stats=text)
+        elif self.done % max(1, self.total // LOG_LINES) == 0 or self.done == self.total:
+            elapsed = time.perf_counter() - self.started
+            self.console.print(f"iteration {self.done}/{self.total}  {text}  {elapsed:.0f} s")
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.live:
             self.progress.stop()

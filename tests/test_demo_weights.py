@@ -1,0 +1,76 @@
+"""The demo checkpoint's publishing step: fp16 weights, numbers JSON and a card made from them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from test_dataset import write_toy_dataset
+
+from screen.checkpoint import load_checkpoint
+from screen.classes import Label
+from screen.dataset import SilhouetteDataset, Split
+from screen.demo_weights import main
+from screen.sconet import ScoNet
+from screen.train import TrainConfig, export_model
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    counts = {Label.NEGATIVE: 1, Label.NEUTRAL: 1, Label.POSITIVE: 1}
+    partition = write_toy_dataset(root / "phantoms", counts, counts, frames=32)
+    train_split = SilhouetteDataset.open(root / "phantoms", partition, Split.TRAIN)
+    exports = {}
+    for seed, model in enumerate(("sconet-mt", "sconet")):
+        torch.manual_seed(seed)
+        config = TrainConfig(model=model, iterations=10, trained_on="toy phantoms", name=model)
+        run = {"seconds": 60.0, "precision": "bf16", "threads": 2}
+        exports[model] = export_model(
+            root / model / f"{model}.safetensors",
+            ScoNet().eval(),
+            config,
+            train_split,
+            "screen train toy",
+            run,
+        )
+    weights, card = root / "weights" / "demo.safetensors", root / "card.md"
+    arguments = ["--phantoms", str(root / "phantoms"), "--mt", str(exports["sconet-mt"])]
+    arguments += ["--ce", str(exports["sconet"]), "--weights", str(weights)]
+    assert main(arguments + ["--card", str(card), "--precision", "fp32"]) == 0
+    results = json.loads((root / "sconet-mt-demo.results.json").read_text())
+    return exports, weights, card.read_text(), results
+
+
+def test_the_published_weights_are_fp16_copies_named_for_the_spec(published):
+    exports, weights, _, results = published
+    header_size = int.from_bytes(weights.read_bytes()[:8], "little")
+    header = json.loads(weights.read_bytes()[8 : 8 + header_size])
+    assert header["FCs.fc_bin"]["dtype"] == "F16"
+    model, metadata = load_checkpoint(weights)
+    original, _ = load_checkpoint(exports["sconet-mt"])
+    expected = original.state_dict()["FCs.fc_bin"].half().float()
+    assert torch.equal(model.state_dict()["FCs.fc_bin"], expected)
+    assert metadata.name == "sconet-mt-demo" and metadata.clinical is False
+    assert results["models"]["sconet-mt-demo"]["file"] == weights.name
+
+
+def test_the_card_shows_the_numbers_of_the_run(published):
+    _, _, card, results = published
+    mt = results["models"]["sconet-mt-demo"]
+    ce = results["models"]["sconet-demo"]
+    assert "NOT for clinical use" in card and "synthetic phantoms only" in card
+    assert mt["sha256"] in card
+    for model in (mt, ce):
+        for figures in model["protocols"].values():
+            accuracy = figures["accuracy"]
+            low, high = accuracy["ci95"]
+            text = f"{100 * accuracy['value']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
+            assert text in card
+    assert "| figure | ScoNet-MT, sequence | ScoNet-MT, clips | ScoNet, sequence |" in card
+    assert "legacy 'sensitivity' = negative-class recall" in card
+    assert "10 iterations of 8 ids x 8 sequences x 30 frames" in card
+    assert "1 positive / 1 neutral / 1 negative" in card
+    assert "positive:neutral:negative 1:1:1" in card
+    assert mt["data"]["counts"] == {"negative": 1, "neutral": 1, "positive": 1}
