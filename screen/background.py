@@ -31,6 +31,36 @@ def estimate_background(images: Sequence[np.ndarray]) -> np.ndarray:
     return background
 
 
+def background_agreement(
+    images: Sequence[np.ndarray], background: np.ndarray, tolerance: int = 20
+) -> np.ndarray:
+    """[h, w] share of the frames that show the median's colour at each pixel.
+
+    Low where the background was rarely seen clear: someone stood or walked
+    there in most frames (e.g. walking to and from the camera along one line),
+    so the median there is partly a person and background subtraction fails.
+    """
+    agree = np.zeros(background.shape[:2], np.float32)
+    reference = background.astype(np.int16)
+    for image in images:
+        agree += np.abs(image.astype(np.int16) - reference).max(axis=2) <= tolerance
+    return agree / max(len(images), 1)
+
+
+def unreliable_share(
+    agreement: np.ndarray, boxes: Sequence[np.ndarray], floor: float = 0.7
+) -> float:
+    """Mean share of each box's area where the background agreement is below `floor`."""
+    shares = []
+    height, width = agreement.shape
+    for box in boxes:
+        x1, y1 = max(0, int(box[0])), max(0, int(box[1]))
+        x2, y2 = min(width, int(np.ceil(box[2]))), min(height, int(np.ceil(box[3])))
+        if x2 > x1 and y2 > y1:
+            shares.append(float((agreement[y1:y2, x1:x2] < floor).mean()))
+    return float(np.mean(shares)) if shares else 0.0
+
+
 class ForegroundModel:
     """Pixels that differ from the background, with shadows left out.
 

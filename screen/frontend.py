@@ -19,7 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from .backends import AUTO, StageChoice, StageSettings, build_detector, build_segmenter
-from .background import BACKGROUND_SAMPLES, estimate_background
+from .background import (
+    BACKGROUND_SAMPLES,
+    background_agreement,
+    estimate_background,
+    unreliable_share,
+)
 from .detect import Detector
 from .frames import CropMask
 from .participant import ParticipantChoice, SelectionSettings, TrackHistory, select_participant
@@ -178,14 +183,16 @@ def extract_silhouettes(
     options = options or FrontendOptions()
     source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
     clock = StageClock()
-    cached: list[np.ndarray] = []
+    cached: dict[str, np.ndarray] = {}
 
     def background() -> np.ndarray:
         if not cached:
             started = time.perf_counter()
-            cached.append(estimate_background(source.sample(options.background_samples)))
+            samples = source.sample(options.background_samples)
+            cached["image"] = estimate_background(samples)
+            cached["agreement"] = background_agreement(samples, cached["image"])
             clock.add("background_once", started)  # one-off: its "per frame" is the total
-        return cached[0]
+        return cached["image"]
 
     def settings(weights: Path | None) -> StageSettings:
         return StageSettings(
@@ -209,6 +216,8 @@ def extract_silhouettes(
     flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
     if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
         flags.append("low_frame_rate")
+    if cached and unreliable_share(cached["agreement"], list(choice.boxes.values())) > 0.25:
+        flags.append("background_uncertain")  # weight-free stages saw no clear background there
     empty = sum(1 for s in silhouettes if s.mask.area == 0)
     if silhouettes and empty > EMPTY_MASK_SHARE * len(silhouettes):
         flags.append("empty_masks")
