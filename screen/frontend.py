@@ -12,11 +12,12 @@ frames or masks of other people are ever held.  Masks are kept at crop size.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from rich.progress import Progress
 
 from .backends import AUTO, StageChoice, StageSettings, build_detector, build_segmenter
 from .background import (
@@ -96,6 +97,7 @@ def track_people(
     detector: Detector,
     tracker: ByteTracker,
     clock: StageClock | None = None,
+    on_frame: Callable[[int], None] | None = None,
 ) -> TrackHistory:
     """Pass 1: every person's box in every frame, by track id."""
     clock = clock or StageClock()
@@ -107,6 +109,8 @@ def track_people(
         started = time.perf_counter()
         history.add(frame.index, frame.timestamp, tracker.update(detections))
         clock.add("track", started)
+        if on_frame:
+            on_frame(frame.index)
     return history
 
 
@@ -115,6 +119,7 @@ def segment_participant(
     segmenter: Segmenter,
     choice: ParticipantChoice,
     clock: StageClock | None = None,
+    on_frame: Callable[[int], None] | None = None,
 ) -> Iterator[Silhouette]:
     """Pass 2: the participant's mask in each frame where they were tracked, as a stream."""
     clock = clock or StageClock()
@@ -128,6 +133,8 @@ def segment_participant(
             mask = segmenter.segment(frame, box)
             clock.add("segment", started)
             yield Silhouette(frame.index, frame.timestamp, box, mask)
+        if on_frame:
+            on_frame(frame.index)
         if frame.index >= last:
             return
 
@@ -176,10 +183,25 @@ class FrontendResult:
         }
 
 
+def _progress_updater(progress: Progress | None, label: str, source: FrameSource):
+    """A callback advancing a rich progress bar to a frame index, or None."""
+    if progress is None:
+        return None
+    info = source.info
+    slots = info.frame_count / info.source_fps * source.fps if info.source_fps else None
+    task = progress.add_task(label, total=round(slots) if slots else None)
+    return lambda index: progress.update(task, completed=index + 1)
+
+
 def extract_silhouettes(
-    video_path: str | Path, options: FrontendOptions | None = None
+    video_path: str | Path,
+    options: FrontendOptions | None = None,
+    progress: Progress | None = None,
 ) -> FrontendResult:
-    """Decode, detect, track, choose the participant and segment them, in two streaming passes."""
+    """Decode, detect, track, choose the participant and segment them, in two streaming passes.
+
+    `progress`: a rich Progress to show the two passes on (the caller starts and stops it).
+    """
     options = options or FrontendOptions()
     source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
     clock = StageClock()
@@ -206,13 +228,15 @@ def extract_silhouettes(
     detector, detector_choice = build_detector(
         options.detector, settings(options.detector_weights), background
     )
-    history = track_people(source, detector, ByteTracker(options.tracker), clock)
+    tracked = _progress_updater(progress, "finding people", source)
+    history = track_people(source, detector, ByteTracker(options.tracker), clock, tracked)
     del detector  # free the network before the next one loads
     choice = select_participant(history, options.selection)
     segmenter, segmenter_choice = build_segmenter(
         options.segmenter, settings(options.segmenter_weights), background
     )
-    silhouettes = list(segment_participant(source, segmenter, choice, clock))
+    segmented = _progress_updater(progress, "segmenting the participant", source)
+    silhouettes = list(segment_participant(source, segmenter, choice, clock, segmented))
     flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
     if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
         flags.append("low_frame_rate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -66,6 +67,18 @@ def test_weight_free_front_end_gives_the_walkers_silhouettes(scene):
     summary = json.loads(json.dumps(result.to_dict()))
     assert summary["coverage"]["participant_frames"] == len(result.silhouettes)
     assert {"decode", "detect", "track", "segment"} <= set(summary["ms_per_frame"])
+
+
+def test_progress_shows_both_passes(scene):
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=io.StringIO())) as progress:
+        result = extract_silhouettes(scene[0], WEIGHT_FREE, progress=progress)
+    finding, segmenting = progress.tasks
+    assert finding.description == "finding people"
+    assert finding.completed == finding.total == 75  # 5 s at 15 fps
+    assert segmenting.completed - 1 == max(result.participant.boxes)  # stops after the last box
 
 
 def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
