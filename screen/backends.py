@@ -36,7 +36,7 @@ class StageSettings:
     imgsz: int = 640  #: YOLO input size
     detect_confidence: float = 0.1  #: YOLO boxes below this are dropped (ByteTrack uses weak ones)
     mask_threshold: float = 0.5  #: person probability above which a pixel is in the mask
-    threads: int = 2  #: CPU threads for torch / Paddle
+    threads: int = 1  #: CPU threads for torch / Paddle (see FrontendOptions.threads)
     device: str = "cpu"
 
 

@@ -39,7 +39,7 @@ class YoloDetector:
         confidence: float = 0.1,
         person_class: int = 0,
         device: str = "cpu",
-        threads: int | None = None,
+        threads: int | None = 1,
     ) -> None:
         weights = Path(weights)
         if not weights.is_file():
@@ -60,7 +60,8 @@ class YoloDetector:
         if self.threads:
             import torch
 
-            torch.set_num_threads(self.threads)
+            if torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
         result = self._model.predict(
             frame.image,
             imgsz=self.imgsz,

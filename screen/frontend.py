@@ -50,7 +50,10 @@ class FrontendOptions:
     imgsz: int = 640
     detect_confidence: float = 0.1
     mask_threshold: float = 0.5
-    threads: int = 2
+    # CPU threads per network.  More than the cores actually free makes torch far slower
+    # (measured 150x on a busy 2-core machine), and ultralytics drops to one thread after
+    # each prediction anyway; raise it on an idle machine, or run videos side by side.
+    threads: int = 1
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     background_samples: int = BACKGROUND_SAMPLES

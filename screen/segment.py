@@ -116,7 +116,7 @@ class PaddleHumanSegmenter:
         threshold: float = 0.5,
         expand: float = 0.1,
         person_channel: int = 1,
-        threads: int = 2,
+        threads: int = 1,
         mkldnn: bool | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
