@@ -27,6 +27,18 @@ DEPLOY_192 = {
 }
 
 
+def block_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to reach the network fail the test that made it."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
 def _once(name: str, factory: pytest.TempPathFactory, build) -> Path:
     if name not in _built:
         folder = factory.mktemp(name)

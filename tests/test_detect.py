@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import numpy as np
 import pytest
-from random_models import yolo_weights
+from random_models import block_network, yolo_weights
 from synthetic_video import passer_by, render, textured_background, walker
 
 from screen.background import estimate_background
@@ -18,14 +16,7 @@ from screen.video import FrameSource
 
 @pytest.fixture
 def no_network(monkeypatch):
-    """Any attempt to reach the network fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args[:2]}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    block_network(monkeypatch)
 
 
 @pytest.fixture(scope="session")

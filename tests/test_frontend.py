@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from random_models import humanseg_model, yolo_weights
+from random_models import block_network, humanseg_model, yolo_weights
 from synthetic_video import mask_iou, passer_by, render, walker
 
 from screen.errors import WeightsMissing
@@ -32,12 +31,7 @@ def no_weights_anywhere(tmp_path, monkeypatch):
 
 @pytest.fixture
 def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args[:2]}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    block_network(monkeypatch)
 
 
 @pytest.fixture(scope="module")
