@@ -12,12 +12,13 @@ safetensors format with the metadata every result must carry.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 import time
 import tomllib
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,7 +371,6 @@ def train(
     resume: str | Path | None = None,
     command: str = "",
     progress: bool = True,
-    on_step: Callable[[int, StepStats], None] | None = None,
 ) -> TrainResult:
     """Train on `dataset` (a train split) and write checkpoints and the export under `out_dir`."""
     out_dir = Path(out_dir)
@@ -393,7 +393,12 @@ def train(
 
     history: list[dict] = []
     started = time.perf_counter()
-    with _ProgressBar(progress, config.iterations, state.iteration) as bar:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log_path = out_dir / "train_log.jsonl"  # one JSON line per iteration; a resumed run appends
+    with (
+        _ProgressBar(progress, config.iterations, state.iteration) as bar,
+        log_path.open("a", encoding="utf-8") as log,
+    ):
         for iteration in range(state.iteration + 1, config.iterations + 1):
             batch = make_batch(
                 dataset, sampler.next_batch(), config.frames, state.generator, subject_index
@@ -405,9 +410,9 @@ def train(
             state.scheduler.step()
             state.iteration = iteration
             history.append({"iteration": iteration, "lr": lr, **dataclasses.asdict(stats)})
+            log.write(json.dumps(history[-1]) + "\n")
+            log.flush()
             bar.advance(stats, lr)
-            if on_step is not None:
-                on_step(iteration, stats)
             if iteration % config.save_every == 0 or iteration == config.iterations:
                 last = save_training_state(
                     checkpoint_path(out_dir, config, iteration), state, config

@@ -217,6 +217,8 @@ def test_resuming_reproduces_an_uninterrupted_run_exactly(toy_split, straight_ru
     assert half.checkpoint == checkpoint_path(tmp_path, _config(), 2)
     resumed = train(toy_split, _config(), tmp_path, resume=half.checkpoint, progress=False)
     assert [h["iteration"] for h in resumed.history] == [3, 4]
+    log = (tmp_path / "train_log.jsonl").read_text().splitlines()
+    assert [json.loads(line)["iteration"] for line in log] == [1, 2, 3, 4]  # appended on resume
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history[2:]]
     expected = torch.load(straight.checkpoint, weights_only=True)
     actual = torch.load(resumed.checkpoint, weights_only=True)
