@@ -199,3 +199,79 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
             writer.writerow(csv_row(row["path"], row))
     temporary.replace(path)
     return path
+
+
+def make_video_screener(settings) -> Callable[[Path], dict]:
+    """Build (once per worker) the function that screens one video for the batch."""
+    from .pipeline import Screener
+    from .report import STRIP_KEY, silhouette_strip_png
+
+    screener = Screener(settings)
+
+    def screen_one(video: Path) -> dict:
+        screening = screener.screen(video)
+        return {**screening.result, STRIP_KEY: silhouette_strip_png(screening.stored)}
+
+    return screen_one
+
+
+def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: bool = False) -> str:
+    """Screen every video under `folder` into `out`; returns a one-line summary."""
+    import functools
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .classes import ClassOrder
+    from .classify import load_classifier
+    from .errors import FileProblem, ScreenError
+    from .report import write_report
+    from .specs import get_spec
+    from .verdict import honesty_note
+
+    if not folder.is_dir():
+        raise FileProblem(folder, "not a folder")
+    videos = find_videos(folder)
+    if not videos:
+        raise ScreenError(f"{folder}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+    out = out.resolve()
+    # The classifier is loaded here once to fail early and to describe it in the report.
+    order = ClassOrder.parse(settings.class_order) if settings.class_order else None
+    classifier = load_classifier(settings.weights, order)
+    relative = {video.relative_to(folder).as_posix(): video for video in videos}
+    state = BatchState(out)
+    try:
+        hashes = {name: content_hash(path) for name, path in relative.items()}
+        pending = state.register(hashes)
+        workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+        jobs = [(relative[name], name) for name in pending]
+        factory = functools.partial(make_video_screener, settings)
+        progress = Progress(
+            TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            disable=quiet, transient=True,
+        )  # fmt: skip
+        with progress:
+            already = len(relative) - len(jobs)
+            task = progress.add_task("videos", total=len(relative), completed=already)
+            for outcome in run_jobs(jobs, factory, workers):
+                state.record(outcome.path, outcome.result, outcome.error, outcome.seconds)
+                progress.advance(task)
+        rows = state.rows(relative)
+        write_csv(out / CSV_FILE, rows)
+        metadata = classifier.metadata
+        spec_card = None
+        try:
+            spec_card = get_spec(metadata.name).card_text()
+        except ScreenError:
+            pass  # a checkpoint with no spec in models/ has no card to show
+        note = honesty_note(metadata.name, metadata.clinical, metadata.trained_on)
+        pipeline = {**settings.to_dict(), "workers": workers}
+        write_report(out / "report.html", rows, classifier.describe(), note, pipeline, spec_card)
+    finally:
+        state.close()
+    done = sum(row["status"] == "done" for row in rows)
+    failed = sum(row["status"] == "failed" for row in rows)
+    referred = sum(row["status"] == "done" and row["result"]["action"] == "refer" for row in rows)
+    return (
+        f"{len(rows)} videos: {done} screened ({referred} to refer), {failed} failed, "
+        f"{len(jobs)} processed now; {out / CSV_FILE}, {out / 'report.html'}"
+    )

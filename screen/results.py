@@ -35,7 +35,7 @@ def prediction_to_dict(prediction: SequencePrediction, classifier: Classifier) -
             for clip in prediction.clips
         ],
         "frames": prediction.frames,
-        "flags": flags,
+        "quality": {"flags": flags, "silhouettes_used": prediction.frames},
         "model": classifier.describe(),
         "note": honesty_note(
             classifier.metadata.name, classifier.metadata.clinical, classifier.metadata.trained_on
@@ -44,26 +44,24 @@ def prediction_to_dict(prediction: SequencePrediction, classifier: Classifier) -
     }
 
 
-def print_prediction(console: Console, result: dict) -> None:
-    """A short human summary of a result dict."""
+def print_result(console: Console, result: dict) -> None:
+    """A short human summary of a result dict (from `screen VIDEO` or `screen classify`)."""
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_row(
-        "verdict", f"[bold]{result['verdict'].upper()}[/bold]  (action: {result['action']})"
-    )
+    if "video" in result:
+        table.add_row("video", str(result["video"]))
+    table.add_row("verdict", f"[bold]{result['verdict'].upper()}[/bold]  (action: {result['action']})")
     table.add_row("confidence", f"{result['confidence']:.3f}")
-    table.add_row(
-        "probabilities", "  ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
-    )
-    if "whole_sequence_probabilities" in result:
-        whole = result["whole_sequence_probabilities"]
-        table.add_row("whole sequence", "  ".join(f"{k} {v:.3f}" for k, v in whole.items()))
-    table.add_row(
-        "clips", f"{len(result['clips'])} of up to 30 frames, {result['frames']} frames in all"
-    )
-    table.add_row("flags", ", ".join(result["flags"]) or "none")
+    table.add_row("probabilities", _format(result["probabilities"]))
+    if result.get("whole_sequence_probabilities"):
+        table.add_row("whole sequence", _format(result["whole_sequence_probabilities"]))
+    quality = result["quality"]
+    table.add_row("silhouettes", f"{quality['silhouettes_used']} used, {len(result['clips'])} clips")
+    table.add_row("quality flags", ", ".join(quality["flags"]) or "none")
     model = result["model"]
     table.add_row("model", f"{model['name']} (clinical: {'yes' if model['clinical'] else 'NO'})")
     console.print(table)
-    console.print(
-        f"[bold red]{result['note']}[/bold red]" if not model["clinical"] else result["note"]
-    )
+    console.print(result["note"] if model["clinical"] else f"[bold red]{result['note']}[/bold red]")
+
+
+def _format(probabilities: dict[str, float]) -> str:
+    return "  ".join(f"{name} {value:.3f}" for name, value in probabilities.items())

@@ -10,7 +10,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from . import classify, phantom, train, weights
+    from . import classify, phantom, screening, train, weights
 
-    for module in (classify, weights, train, phantom):
+    for module in (screening, classify, weights, train, phantom):
         module.register(app)

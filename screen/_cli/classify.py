@@ -55,6 +55,6 @@ def classify(
         write_json(result, json_out)
         if json_out == "-":
             return
-    from ..results import print_prediction
+    from ..results import print_result
 
-    print_prediction(console, result)
+    print_result(console, result)

@@ -1,0 +1,139 @@
+"""`screen silhouettes`: anonymous silhouettes out, never frames or colour images.
+
+Per video, in a Scoliosis1K-style tree that `screen train` reads:
+    OUT/<id>/<label>/<view>/<id>.pkl     uint8 [T, 64, 64], the stored form
+    OUT/<id>/<label>/<view>/<id>.json    frame timestamps, quality, stages
+    OUT/<id>/<label>/<view>/masks/*.png  single-channel 0/255 masks
+With --pseudonymize, <id> is a salted hash of the file's path, so exported data
+carries no student names; the sidecar then omits the source path too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.progress import Progress
+
+from .batch import find_videos
+from .classes import Label
+from .errors import FileProblem, ScreenError
+from .frontend import extract_silhouettes
+from .pickles import write_silhouette_pickle
+from .pipeline import frontend_options, participant_sequence
+from .settings import Settings
+
+UNLABELLED = "unlabelled"  #: the label folder when --label is not given (screen train needs one)
+SALT_FILE = ".pseudonym-salt"
+
+
+def _safe_id(relative: str) -> str:
+    """A folder-safe id from a relative path: no separators, no dot-dot, no odd characters."""
+    stem = relative.rsplit(".", 1)[0].replace("/", "__")
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip(".") or "video"
+
+
+def pseudonym(relative: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}\0{relative}".encode()).hexdigest()[:16]
+
+
+def _salt(out: Path, given: str | None) -> str:
+    """The salt given, else the one kept in OUT (made once), so reruns give the same names."""
+    if given:
+        return given
+    path = out / SALT_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    salt = secrets.token_hex(16)
+    path.write_text(salt + "\n", encoding="utf-8")
+    return salt
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """Refuse any output path that would leave the output folder."""
+    if out.resolve() not in path.resolve().parents:
+        raise ScreenError(f"{path}: refusing to write outside the output folder {out}")
+    return path
+
+
+def export_silhouettes(
+    source: Path,
+    out: Path,
+    settings: Settings,
+    label: str | None = None,
+    view: str = "000_180",
+    full: bool = False,
+    pseudonymize: bool = False,
+    salt: str | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Export every video under `source` (or the one video); returns one line per video."""
+    if label is not None:
+        try:
+            label = Label(label.lower()).value
+        except ValueError:
+            raise ScreenError(
+                f"unknown label {label!r}: use positive, neutral or negative"
+            ) from None
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", view) or view.startswith("."):
+        raise ScreenError(f"view {view!r} must be a plain folder name like 000_180")
+    if source.is_dir():
+        videos = {p.relative_to(source).as_posix(): p for p in find_videos(source)}
+        if not videos:
+            raise ScreenError(f"{source}: no video files found")
+    elif source.is_file():
+        videos = {source.name: source}
+    else:
+        raise FileProblem(source, "no such file or folder")
+    out.mkdir(parents=True, exist_ok=True)
+    secret = _salt(out, salt) if pseudonymize else None
+    lines = []
+    for relative, video in videos.items():
+        name = pseudonym(relative, secret) if secret else _safe_id(relative)
+        folder = _inside(out, out / name / (label or UNLABELLED) / view)
+        frontend = extract_silhouettes(video, frontend_options(settings), progress)
+        participant = participant_sequence(frontend)
+        if not participant.silhouettes:
+            lines.append(
+                f"{relative}: no usable silhouette ({', '.join(frontend.flags) or 'none'})"
+            )
+            continue
+        write_silhouette_pickle(folder / f"{name}.pkl", participant.stored)
+        masks = folder / "masks"
+        masks.mkdir(parents=True, exist_ok=True)
+        for silhouette, stored in zip(participant.silhouettes, participant.stored, strict=True):
+            image = (
+                silhouette.mask.mask if full else np.where(stored >= 128, 255, 0).astype(np.uint8)
+            )
+            cv2.imwrite(str(masks / f"{silhouette.index:06d}.png"), image)  # single channel
+        sidecar = {
+            "id": name,
+            "source": None if secret else relative,
+            "label": label,
+            "view": view,
+            "fps": settings.fps,
+            "png_form": "cropped full resolution" if full else "normalised 64x64, binarised at 128",
+            "frames": [
+                {"index": s.index, "timestamp": round(s.timestamp, 4)}
+                for s in participant.silhouettes
+            ],
+            "quality": {
+                "flags": list(frontend.flags),
+                "silhouettes_used": len(participant.silhouettes),
+                "silhouettes_cut_by_edge": participant.cut,
+                "track_coverage": frontend.participant.coverage,
+            },
+            "detector": frontend.detector.backend,
+            "segmenter": frontend.segmenter.backend,
+            "note": "silhouettes only: no video frames or colour images are exported",
+        }
+        (folder / f"{name}.json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
+        lines.append(
+            f"{relative} -> {folder.relative_to(out)} ({len(participant.silhouettes)} silhouettes)"
+        )
+    return lines

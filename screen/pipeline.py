@@ -1,0 +1,202 @@
+"""The whole screening pipeline: a video file in, one verdict with its evidence out.
+
+    video -> front end (decode, detect, track, participant, segment)
+          -> the one normalisation (64x64 stored form)
+          -> ScoNet-MT on 30-frame clips -> verdict, action, quality flags
+
+`Screener` loads the classifier once and screens any number of videos, so a
+batch worker pays for model loading once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from .classes import LABELS
+from .classify import Classifier, load_classifier
+from .frontend import FrontendOptions, FrontendResult, Silhouette, extract_silhouettes
+from .results import PROBABILITY_NOTE, named_probabilities
+from .settings import Settings
+from .silhouette import normalize_sequence
+from .track import TrackerSettings
+from .verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
+
+#: Front-end flags that make a video impossible to judge on their own.
+BLOCKING_FLAGS = ("no_person", "no_walker", "two_walkers")
+EDGE_MARGIN_PX = 2  #: a box this close to the frame border is cut by it
+EDGE_CUT_SHARE = 0.1  #: more cut silhouettes than this share is flagged
+
+
+def frontend_options(settings: Settings) -> FrontendOptions:
+    """The front-end part of the settings."""
+    options = FrontendOptions(
+        fps=settings.fps,
+        rotate=settings.rotate,
+        max_side=settings.max_side,
+        detector=settings.detector,
+        segmenter=settings.segmenter,
+        detector_weights=Path(settings.detector_weights) if settings.detector_weights else None,
+        segmenter_weights=Path(settings.segmenter_weights) if settings.segmenter_weights else None,
+        imgsz=settings.imgsz,
+        detect_confidence=settings.detect_confidence,
+        mask_threshold=settings.mask_threshold,
+        tracker=TrackerSettings(
+            track_high_thresh=settings.track_high_thresh,
+            track_low_thresh=settings.track_low_thresh,
+            new_track_thresh=settings.new_track_thresh,
+            track_buffer=settings.track_buffer,
+            match_thresh=settings.match_thresh,
+        ),
+    )
+    return replace(options, threads=settings.threads) if settings.threads else options
+
+
+def cut_by_frame_edge(silhouette: Silhouette, width: int, height: int) -> bool:
+    """Whether the participant's box touches the frame border (part of the body is missing)."""
+    x1, y1, x2, y2 = silhouette.box
+    margin = EDGE_MARGIN_PX
+    return x1 <= margin or y1 <= margin or x2 >= width - 1 - margin or y2 >= height - 1 - margin
+
+
+@dataclass(frozen=True)
+class ParticipantSequence:
+    """The silhouettes the classifier sees, and the frames they came from."""
+
+    silhouettes: list[Silhouette]  #: one per stored frame, in order
+    stored: np.ndarray  #: [T, 64, 64] uint8
+    cut: int  #: silhouettes left out because the frame edge cut them
+
+
+def participant_sequence(frontend: FrontendResult) -> ParticipantSequence:
+    """Drop silhouettes cut by the frame edge, normalise the rest (the one normalisation)."""
+    info = frontend.video
+    usable = [s for s in frontend.silhouettes if not cut_by_frame_edge(s, info.width, info.height)]
+    sequence = normalize_sequence(s.mask.mask for s in usable)
+    kept = [usable[i] for i in sequence.kept]
+    return ParticipantSequence(kept, sequence.frames, len(frontend.silhouettes) - len(usable))
+
+
+@dataclass(frozen=True)
+class Screening:
+    """One video's result: the JSON-ready dict and the stored silhouettes behind it."""
+
+    result: dict
+    stored: np.ndarray  #: [T, 64, 64] uint8, the silhouettes the classifier saw
+    frontend: FrontendResult
+
+
+class Screener:
+    """Screens videos with one loaded classifier and fixed settings."""
+
+    def __init__(self, settings: Settings, classifier: Classifier | None = None) -> None:
+        from .classes import ClassOrder
+
+        self.settings = settings
+        self.classifier = classifier or load_classifier(
+            settings.weights,
+            ClassOrder.parse(settings.class_order) if settings.class_order else None,
+            device=settings.device,
+            precision=settings.precision,
+            clip_stride=settings.clip_stride,
+        )
+
+    def screen(self, video: str | Path, progress: Progress | None = None) -> Screening:
+        started = time.perf_counter()
+        frontend = extract_silhouettes(video, frontend_options(self.settings), progress)
+        frontend_seconds = time.perf_counter() - started
+        info = frontend.video
+        participant = participant_sequence(frontend)
+        kept, cut = participant.silhouettes, participant.cut
+
+        flags = list(frontend.flags)
+        if frontend.silhouettes and cut > EDGE_CUT_SHARE * len(frontend.silhouettes):
+            flags.append("edge_cut")
+        if len(kept) < self.settings.min_silhouettes:
+            flags.append("too_few_silhouettes")
+        inconclusive = "too_few_silhouettes" in flags or any(f in flags for f in BLOCKING_FLAGS)
+
+        classify_started = time.perf_counter()
+        prediction = self.classifier.predict(participant.stored) if kept else None
+        classify_seconds = time.perf_counter() - classify_started
+
+        if prediction is None:  # nothing to judge: no evidence for any class
+            probabilities = {label.value: round(1 / 3, 6) for label in LABELS}
+            confidence, clips, whole = 0.0, [], None
+        else:
+            probabilities = named_probabilities(prediction.probabilities)
+            confidence = round(prediction.confidence, 6)
+            whole = named_probabilities(prediction.whole_sequence)
+            clips = [
+                {
+                    "start_frame": kept[clip.start].index,
+                    "stop_frame": kept[clip.stop - 1].index + 1,
+                    "start_time": round(kept[clip.start].timestamp, 3),
+                    "stop_time": round(kept[clip.stop - 1].timestamp, 3),
+                    "silhouettes": clip.stop - clip.start,
+                    "probabilities": named_probabilities(clip.probabilities),
+                }
+                for clip in prediction.clips
+            ]
+        verdict = Verdict.INCONCLUSIVE if inconclusive else Verdict.from_label(prediction.label)
+        total_seconds = time.perf_counter() - started
+        metadata = self.classifier.metadata
+        coverage = frontend.participant.coverage
+        result = {
+            "video": str(video),
+            "verdict": verdict.value,
+            "action": ACTION_FOR_VERDICT[verdict].value,
+            "confidence": confidence,
+            "probabilities": probabilities,
+            "whole_sequence_probabilities": whole,
+            "clips": clips,
+            "quality": {
+                "flags": flags,
+                "frames_read": coverage.get("frames", 0),
+                "participant_frames": len(frontend.silhouettes),
+                "silhouettes_cut_by_edge": cut,
+                "silhouettes_used": len(kept),
+                "track_coverage": coverage,
+            },
+            "model": self.classifier.describe(),
+            "note": honesty_note(metadata.name, metadata.clinical, metadata.trained_on),
+            "probability_note": PROBABILITY_NOTE,
+            "pipeline": self.describe(frontend),
+            "timing": {
+                "total_s": round(total_seconds, 3),
+                "frontend_s": round(frontend_seconds, 3),
+                "classify_s": round(classify_seconds, 3),
+                "video_s": round(info.duration, 3),
+                "realtime_factor": round(info.duration / max(total_seconds, 1e-9), 2),
+                "ms_per_frame": frontend.ms_per_frame,
+            },
+        }
+        return Screening(result, participant.stored, frontend)
+
+    def describe(self, frontend: FrontendResult) -> dict:
+        """The settings that shaped a result, with the stages that actually ran."""
+        settings = self.settings
+        return {
+            "detector": {"requested": settings.detector, "backend": frontend.detector.backend,
+                         "model": frontend.detector.model},
+            "tracker": "bytetrack",
+            "segmenter": {"requested": settings.segmenter, "backend": frontend.segmenter.backend,
+                          "model": frontend.segmenter.model},
+            "fps": settings.fps,
+            "clip_length": self.classifier.clip_length,
+            "clip_stride": self.classifier.clip_stride,
+            "precision": self.classifier.precision,
+            "thresholds": {
+                "detect_confidence": settings.detect_confidence,
+                "mask_threshold": settings.mask_threshold,
+                "track_high_thresh": settings.track_high_thresh,
+                "track_low_thresh": settings.track_low_thresh,
+                "new_track_thresh": settings.new_track_thresh,
+                "match_thresh": settings.match_thresh,
+                "min_silhouettes": settings.min_silhouettes,
+            },
+        }  # fmt: skip
