@@ -201,8 +201,9 @@ def _batch_folder(tmp_path: Path, videos: dict[str, Path], copies: int) -> Path:
 def test_batch_with_bad_files_reports_every_file(videos, weights, tmp_path, capsys):
     folder = _batch_folder(tmp_path, videos, copies=2)
     out = tmp_path / "out"
-    code = main(["batch", str(folder), "--out", str(out), "--workers", "1", "--weights", str(weights),
-                 "--detector", "background", "--segmenter", "background", "--quiet"])  # fmt: skip
+    code = main(["batch", str(folder), "--out", str(out), "--workers", "1",
+                 "--weights", str(weights), "--detector", "background", "--segmenter", "background",
+                 "--quiet"])  # fmt: skip
     assert code == 0
     with (out / "results.csv").open() as handle:
         rows = {row["video"]: row for row in csv.DictReader(handle)}

@@ -22,7 +22,10 @@ def train(
     out: Path = typer.Option(..., "--out", help="Folder for checkpoints and the exported model."),
     model: str | None = typer.Option(None, "--model", help="sconet-mt (default) or sconet."),
     config: Path | None = typer.Option(
-        None, "--config", help="TOML file of settings (flags given here win over it)."
+        None,
+        "--config",
+        help="TOML file of any setting (e.g. momentum, weight_decay, gamma, margin, "
+        "label_smoothing, triplet_weight); flags given here win over it.",
     ),
     iterations: int | None = typer.Option(None, "--iterations", help="Default 20000."),
     batch: str | None = typer.Option(None, "--batch", help="ids x sequences per id, default 8x8."),
