@@ -27,8 +27,9 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -m ''
 
+# Screen a shipped phantom example (a positive walker with a clinician standing by).
 demo: setup
-	$(VENV)/bin/screen demo
+	$(VENV)/bin/screen examples/phantom_positive.mp4
 
 # The phantom walker videos in examples/ (deterministic: same bytes on every run).
 examples: setup
