@@ -8,6 +8,8 @@ needs no weights: the background-subtraction foreground inside the box.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +26,14 @@ _PAD_VALUE = 127  # grey, as PaddleSeg pads crops when training
 
 class Segmenter(Protocol):
     def segment(self, frame: Frame, box: np.ndarray) -> CropMask: ...
+
+
+def segment_many(segmenter: Segmenter, pairs: Sequence[tuple[Frame, np.ndarray]]) -> list[CropMask]:
+    """Masks for (frame, box) pairs in order: one network call where the segmenter batches."""
+    batched = getattr(segmenter, "segment_many", None)
+    if batched is not None:
+        return batched(pairs)
+    return [segmenter.segment(frame, box) for frame, box in pairs]
 
 
 def expand_box(
@@ -85,6 +95,10 @@ def person_probability(output: np.ndarray, channel: int = 1) -> np.ndarray:
 
 
 def _predictor(config: dict, threads: int, mkldnn: bool) -> object:
+    # Paddle's plain CPU kernels call MKL, which takes a slow generic path on AMD CPUs unless
+    # told to use AVX2 (measured: PP-HumanSegV2-Mobile 55 -> 27 ms per crop on an EPYC).
+    # Read once, when MKL loads; ignored on Intel CPUs.
+    os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
     from paddle import inference
 
     settings = inference.Config(str(config["model"]), str(config["params"]))
@@ -146,7 +160,15 @@ class PaddleHumanSegmenter:
         predictor.run()
         return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
 
-    def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
+    def clone(self) -> PaddleHumanSegmenter:
+        """A copy sharing the weights, with its own predictor: one per thread."""
+        twin = object.__new__(PaddleHumanSegmenter)
+        twin.__dict__.update(self.__dict__)
+        twin._predictor = self._predictor.clone()
+        return twin
+
+    def _square_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """The network input [3, h, w] for one box, and where the crop sits in its square."""
         left, top, right, bottom = expand_box(box, frame.size, self.expand)
         crop = frame.image[top:bottom, left:right]
         h, w = crop.shape[:2]
@@ -163,14 +185,36 @@ class PaddleHumanSegmenter:
         )
         rgb = cv2.cvtColor(cv2.resize(square, self.config["size"]), cv2.COLOR_BGR2RGB)
         normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
-        batch = normalised.transpose(2, 0, 1)[None]  # [1, 3, h, w]
-        probability = person_probability(
-            self._infer(np.ascontiguousarray(batch)), self.person_channel
-        )
+        return normalised.transpose(2, 0, 1), (
+            left,
+            top,
+            h,
+            w,
+            side,
+            pad_top,
+            pad_left,
+        )  # [3, h, w]
+
+    def _crop_mask(self, output: np.ndarray, placement: tuple) -> CropMask:
+        """One network output [1, ...] mapped back to a thresholded mask at crop size."""
+        left, top, h, w, side, pad_top, pad_left = placement
+        probability = person_probability(output, self.person_channel)
         probability = cv2.resize(probability, (side, side), interpolation=cv2.INTER_LINEAR)
         region = probability[pad_top : pad_top + h, pad_left : pad_left + w]
         mask = np.where(region >= self.threshold, np.uint8(255), np.uint8(0))
         return CropMask(left, top, largest_component(mask))
+
+    def segment_many(self, pairs: Sequence[tuple[Frame, np.ndarray]]) -> list[CropMask]:
+        """Masks for several (frame, box) pairs with one network call (a batch of crops)."""
+        if not pairs:
+            return []
+        inputs = [self._square_input(frame, box) for frame, box in pairs]
+        batch = np.ascontiguousarray(np.stack([item for item, _ in inputs]))  # [n, 3, h, w]
+        output = self._infer(batch)  # [n, c, h, w] or [n, h, w]
+        return [self._crop_mask(output[i : i + 1], where) for i, (_, where) in enumerate(inputs)]
+
+    def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
+        return self.segment_many([(frame, box)])[0]
 
 
 # --- weight-free: background subtraction --------------------------------------
