@@ -15,12 +15,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .classes import LABELS, Label
 from .errors import FileProblem
 from .pickles import read_silhouette_pickle
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class LayoutProblem(FileProblem):
@@ -187,7 +191,7 @@ def split_counts(root: str | Path, partition: Partition) -> dict[Split, dict[Lab
     return {split: SilhouetteDataset(Path(root), partition, split).counts() for split in Split}
 
 
-def counts_table(counts: dict[Split, dict[Label, int]]):
+def counts_table(counts: dict[Split, dict[Label, int]]) -> Table:
     """A rich table of sequences per class and split, with totals."""
     from rich.table import Table
 

@@ -281,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         accuracy = {p: f["accuracy"]["value"] for p, f in result["protocols"].items()}
         print(f"{name}: accuracy {accuracy}, sha256 {result['sha256']}")
     print(f"wrote {args.weights}, {results_path}, {args.card}")
+    print(
+        f"the spec models/{MT_NAME}.toml may pin this file: sha256 = "
+        f'"{models[MT_NAME]["sha256"]}" (or `screen weights forget {MT_NAME}` if an older '
+        "file was trusted on first use)"
+    )
     return 0
 
 
