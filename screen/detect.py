@@ -56,6 +56,12 @@ class YoloDetector:
         self.threads = threads
         self._model = YOLO(str(weights), task="detect")
 
+    def clone(self) -> YoloDetector:
+        """Another instance of the same model: one per thread (predictors are not shared)."""
+        return YoloDetector(
+            self.weights, self.imgsz, self.confidence, self.person_class, self.device, self.threads
+        )
+
     def detect(self, frame: Frame) -> Detections:
         if self.threads:
             import torch

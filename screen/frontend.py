@@ -6,20 +6,41 @@ Two passes over the video, both streaming:
    only that person's box.
 Choosing first costs a second decode (cheap next to the networks) but means the
 segmenter runs once per frame instead of once per person in view, and no
-frames or masks of other people are ever held.  Masks are kept at crop size.
+frames or masks of other people are ever held.  Masks are kept at crop size,
+or not at all: a caller may take each silhouette as it comes (`on_silhouette`).
+
+Speed on a few cores: decoding runs in a background thread while the networks
+work (OpenCV, torch and Paddle release the GIL), neural stages run as one copy
+per worker thread with results put back in frame order, the segmenter takes
+crops in batches, and the detector may run on every other frame only
+(`detect_every`), the boxes between being interpolated per track.  `Frontend`
+keeps the networks loaded across videos.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from queue import Empty, Full, Queue
+from typing import TypeVar
 
 import numpy as np
 from rich.progress import Progress
 
-from .backends import AUTO, StageChoice, StageSettings, build_detector, build_segmenter
+from .backends import (
+    AUTO,
+    WEIGHT_FREE,
+    StageChoice,
+    StageSettings,
+    build_detector,
+    build_segmenter,
+)
 from .background import (
     BACKGROUND_SAMPLES,
     background_agreement,
@@ -27,9 +48,9 @@ from .background import (
     unreliable_share,
 )
 from .detect import Detector
-from .frames import CropMask
+from .frames import CropMask, Detections
 from .participant import ParticipantChoice, SelectionSettings, TrackHistory, select_participant
-from .segment import Segmenter
+from .segment import Segmenter, segment_many
 from .track import ByteTracker, TrackerSettings
 from .video import DEFAULT_FPS, FrameSource, VideoInfo
 
@@ -54,6 +75,10 @@ class FrontendOptions:
     # (measured 150x on a busy 2-core machine), and ultralytics drops to one thread after
     # each prediction anyway; raise it on an idle machine, or run videos side by side.
     threads: int = 1
+    workers: int = 1  #: copies of each neural stage, each on its own thread (about one per core)
+    detect_every: int = 1  #: detect on every n-th frame; boxes between are interpolated per track
+    segment_batch: int = 4  #: participant crops per segmenter call
+    overlap: bool = True  #: decode in a background thread while the networks run
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     background_samples: int = BACKGROUND_SAMPLES
@@ -66,7 +91,7 @@ class Silhouette:
     index: int
     timestamp: float
     box: np.ndarray  #: xyxy in frame pixels
-    mask: CropMask
+    mask: CropMask | None  #: None where the caller took the masks as they came (keep_masks=False)
 
 
 class StageClock:
@@ -75,10 +100,13 @@ class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.frames: dict[str, int] = {}
+        self._lock = threading.Lock()  # stages report from their own threads
 
     def add(self, stage: str, started: float, frames: int = 1) -> None:
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-        self.frames[stage] = self.frames.get(stage, 0) + frames
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + elapsed
+            self.frames[stage] = self.frames.get(stage, 0) + frames
 
     def ms_per_frame(self) -> dict[str, float]:
         return {s: round(1000 * t / max(self.frames[s], 1), 2) for s, t in self.seconds.items()}
@@ -95,25 +123,177 @@ def _timed_frames(source: FrameSource, clock: StageClock, stage: str) -> Iterato
         yield frame
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
+_PREFETCH = 4  #: decoded frames waiting for the networks (a 720p frame is 2.7 MB)
+
+
+@dataclass(frozen=True)
+class _End:
+    error: BaseException | None = None
+
+
+def prefetch(items: Iterator[T], depth: int = _PREFETCH) -> Iterator[T]:
+    """`items` produced by a background thread, at most `depth` ahead of the consumer.
+
+    Decoding then overlaps the networks.  Errors (a truncated video) reach the
+    consumer in order; stopping early stops and closes the producer.
+    """
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_End())
+        except BaseException as error:  # handed to the consumer, raised there
+            put(_End(error))
+        finally:
+            close = getattr(items, "close", None)
+            if close:
+                close()  # in this thread, the one that ran the generator
+
+    thread = threading.Thread(target=produce, name="decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            try:
+                item = queue.get(timeout=0.1)
+            except Empty:
+                if not thread.is_alive() and queue.empty():
+                    return
+                continue
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+def ordered_map(workers: Sequence[S], call: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
+    """`call(worker, item)` for every item on one thread per worker; results in input order.
+
+    Each worker (a stage copy) serves one call at a time.  At most two calls per
+    worker wait in line, so frames in flight stay few.
+    """
+    if len(workers) <= 1:
+        for item in items:
+            yield call(workers[0], item)
+        return
+    free: Queue = Queue()
+    for worker in workers:
+        free.put(worker)
+
+    def run(item: T) -> R:
+        worker = free.get()
+        try:
+            return call(worker, item)
+        finally:
+            free.put(worker)
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(len(workers), thread_name_prefix="stage") as pool:
+        try:
+            for item in items:
+                pending.append(pool.submit(run, item))
+                if len(pending) > 2 * len(workers):
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _frames(source: FrameSource, clock: StageClock, stage: str, overlap: bool) -> Iterator:
+    frames = _timed_frames(source, clock, stage)
+    return prefetch(frames) if overlap else frames
+
+
+def _between(
+    before: tuple[int, Detections], after: tuple[int, Detections], index: int
+) -> Detections:
+    """Boxes at frame `index` of the tracks seen at both neighbouring detected frames."""
+    (i0, d0), (i1, d1) = before, after
+    if d0.track_id is None or d1.track_id is None:
+        return Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+    weight = (index - i0) / (i1 - i0)
+    earlier = {int(t): k for k, t in enumerate(d0.track_id)}
+    boxes, scores, ids = [], [], []
+    for k, track_id in enumerate(d1.track_id):
+        j = earlier.get(int(track_id))
+        if j is not None:
+            boxes.append((1 - weight) * d0.xyxy[j] + weight * d1.xyxy[k])
+            scores.append(min(d0.confidence[j], d1.confidence[k]))
+            ids.append(track_id)
+    return Detections.from_arrays(np.array(boxes).reshape(-1, 4), np.array(scores), np.array(ids))
+
+
 def track_people(
     source: FrameSource,
     detector: Detector,
     tracker: ByteTracker,
     clock: StageClock | None = None,
     on_frame: Callable[[int], None] | None = None,
+    copies: Sequence[Detector] = (),
+    detect_every: int = 1,
+    overlap: bool = False,
 ) -> TrackHistory:
-    """Pass 1: every person's box in every frame, by track id."""
+    """Pass 1: every person's box in every frame, by track id.
+
+    `copies`: more instances of the detector, run on their own threads.  With
+    `detect_every` n > 1 the detector sees every n-th frame (the tracker too:
+    give it a buffer in those steps) and each track's box in the frames between
+    is interpolated from its two neighbours, so the history still has a box per
+    frame wherever the person was tracked on both sides.
+    """
     clock = clock or StageClock()
     history = TrackHistory()
-    for frame in _timed_frames(source, clock, "decode"):
+
+    def detect(stage: Detector, frame) -> tuple:
+        if frame.index % detect_every:
+            return frame, None
         started = time.perf_counter()
-        detections = detector.detect(frame)
+        detections = stage.detect(frame)
         clock.add("detect", started)
-        started = time.perf_counter()
-        history.add(frame.index, frame.timestamp, tracker.update(detections))
-        clock.add("track", started)
-        if on_frame:
-            on_frame(frame.index)
+        return frame, detections
+
+    previous: tuple[int, Detections] | None = None
+    skipped: list[tuple[int, float]] = []
+    with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
+        for frame, detections in ordered_map([detector, *copies], detect, frames):
+            if detections is None:
+                skipped.append((frame.index, frame.timestamp))
+            else:
+                started = time.perf_counter()
+                tracked = tracker.update(detections)
+                current = (frame.index, tracked)
+                for index, stamp in skipped:
+                    between = _between(previous, current, index) if previous else tracked[:0]
+                    history.add(index, stamp, between)
+                history.add(frame.index, frame.timestamp, tracked)
+                previous, skipped = current, []
+                clock.add("track", started)
+            if on_frame:
+                on_frame(frame.index)
+    empty = Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+    for index, stamp in skipped:  # after the last detection: nothing to interpolate towards
+        history.add(index, stamp, empty)
     return history
 
 
@@ -123,23 +303,45 @@ def segment_participant(
     choice: ParticipantChoice,
     clock: StageClock | None = None,
     on_frame: Callable[[int], None] | None = None,
+    copies: Sequence[Segmenter] = (),
+    batch: int = 1,
+    overlap: bool = False,
 ) -> Iterator[Silhouette]:
-    """Pass 2: the participant's mask in each frame where they were tracked, as a stream."""
+    """Pass 2: the participant's mask in each frame where they were tracked, as a stream.
+
+    Crops go to the segmenter `batch` at a time; `copies` run on their own threads.
+    """
     clock = clock or StageClock()
     if not choice.boxes:
         return
     last = max(choice.boxes)
-    for frame in _timed_frames(source, clock, "decode_again"):
-        box = choice.box(frame.index)
-        if box is not None:
-            started = time.perf_counter()
-            mask = segmenter.segment(frame, box)
-            clock.add("segment", started)
-            yield Silhouette(frame.index, frame.timestamp, box, mask)
-        if on_frame:
-            on_frame(frame.index)
-        if frame.index >= last:
-            return
+
+    def batches(frames: Iterator) -> Iterator[list]:
+        pairs: list = []
+        for frame in frames:
+            box = choice.box(frame.index)
+            if box is not None:
+                pairs.append((frame, box))
+            if on_frame:
+                on_frame(frame.index)
+            if pairs and (len(pairs) >= batch or frame.index >= last):
+                yield pairs
+                pairs = []
+            if frame.index >= last:
+                return
+        if pairs:
+            yield pairs
+
+    def segment(stage: Segmenter, pairs: list) -> tuple[list, list[CropMask]]:
+        started = time.perf_counter()
+        masks = segment_many(stage, pairs)
+        clock.add("segment", started, len(pairs))
+        return pairs, masks
+
+    with contextlib.closing(_frames(source, clock, "decode_again", overlap)) as frames:
+        for pairs, masks in ordered_map([segmenter, *copies], segment, batches(frames)):
+            for (frame, box), mask in zip(pairs, masks, strict=True):
+                yield Silhouette(frame.index, frame.timestamp, box, mask)
 
 
 @dataclass(frozen=True)
@@ -156,7 +358,12 @@ class FrontendResult:
 
     @property
     def masks(self) -> list[np.ndarray]:
-        """Crop-sized 0/255 masks, in frame order (`normalize_sequence` takes them as they are)."""
+        """Crop-sized 0/255 masks, in frame order (`normalize_sequence` takes them as they are).
+
+        Only when the masks were kept (`keep_masks=True`, the default).
+        """
+        if any(s.mask is None for s in self.silhouettes):
+            raise ValueError("the masks were not kept: extract with keep_masks=True")
         return [s.mask.mask for s in self.silhouettes]
 
     @property
@@ -196,30 +403,27 @@ def _progress_updater(progress: Progress | None, label: str, source: FrameSource
     return lambda index: progress.update(task, completed=index + 1)
 
 
-def extract_silhouettes(
-    video_path: str | Path,
-    options: FrontendOptions | None = None,
-    progress: Progress | None = None,
-) -> FrontendResult:
-    """Decode, detect, track, choose the participant and segment them, in two streaming passes.
+class Frontend:
+    """The front-end stages with fixed options, reused for any number of videos.
 
-    `progress`: a rich Progress to show the two passes on (the caller starts and stops it).
+    Neural stages (and their per-thread copies) are built on first use and kept,
+    so a batch worker loads each network once.  Weight-free stages depend on each
+    video's background and are built per video.  `detector` / `segmenter` may
+    be given ready-made (benchmarks, tests); they are then used as they are.
     """
-    options = options or FrontendOptions()
-    source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
-    clock = StageClock()
-    cached: dict[str, np.ndarray] = {}
 
-    def background() -> np.ndarray:
-        if not cached:
-            started = time.perf_counter()
-            samples = source.sample(options.background_samples)
-            cached["image"] = estimate_background(samples)
-            cached["agreement"] = background_agreement(samples, cached["image"])
-            clock.add("background_once", started)  # one-off: its "per frame" is the total
-        return cached["image"]
+    def __init__(
+        self,
+        options: FrontendOptions | None = None,
+        detector: tuple[Detector, StageChoice] | None = None,
+        segmenter: tuple[Segmenter, StageChoice] | None = None,
+    ) -> None:
+        self.options = options or FrontendOptions()
+        self._given = {"detector": detector, "segmenter": segmenter}
+        self._kept: dict[str, tuple[list, StageChoice]] = {}
 
-    def settings(weights: Path | None) -> StageSettings:
+    def _settings(self, weights: Path | None) -> StageSettings:
+        options = self.options
         return StageSettings(
             weights=weights,
             imgsz=options.imgsz,
@@ -228,32 +432,101 @@ def extract_silhouettes(
             threads=options.threads,
         )
 
-    detector, detector_choice = build_detector(
-        options.detector, settings(options.detector_weights), background
-    )
-    tracked = _progress_updater(progress, "finding people", source)
-    history = track_people(source, detector, ByteTracker(options.tracker), clock, tracked)
-    del detector  # free the network before the next one loads
-    choice = select_participant(history, options.selection)
-    segmenter, segmenter_choice = build_segmenter(
-        options.segmenter, settings(options.segmenter_weights), background
-    )
-    segmented = _progress_updater(progress, "segmenting the participant", source)
-    silhouettes = list(segment_participant(source, segmenter, choice, clock, segmented))
-    flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
-    if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
-        flags.append("low_frame_rate")
-    if cached and unreliable_share(cached["agreement"], list(choice.boxes.values())) > 0.25:
-        flags.append("background_uncertain")  # weight-free stages saw no clear background there
-    empty = sum(1 for s in silhouettes if s.mask.area == 0)
-    if silhouettes and empty > EMPTY_MASK_SHARE * len(silhouettes):
-        flags.append("empty_masks")
-    return FrontendResult(
-        video=source.info,
-        participant=choice,
-        silhouettes=silhouettes,
-        detector=detector_choice,
-        segmenter=segmenter_choice,
-        flags=tuple(flags),
-        ms_per_frame=clock.ms_per_frame(),
-    )
+    def _stage(self, kind: str, background: Callable[[], np.ndarray]) -> tuple[list, StageChoice]:
+        """[stage, copies...] and the choice, for 'detector' or 'segmenter'."""
+        if kind in self._kept:
+            return self._kept[kind]
+        options = self.options
+        given = self._given[kind]
+        if given is not None:
+            stage, choice = given
+        elif kind == "detector":
+            settings = self._settings(options.detector_weights)
+            stage, choice = build_detector(options.detector, settings, background)
+        else:
+            settings = self._settings(options.segmenter_weights)
+            stage, choice = build_segmenter(options.segmenter, settings, background)
+        stages = [stage]
+        clone = getattr(stage, "clone", None)
+        if clone is not None and choice.backend != WEIGHT_FREE:  # weight-free ones keep state
+            stages += [clone() for _ in range(options.workers - 1)]
+        if choice.backend != WEIGHT_FREE or given is not None:
+            self._kept[kind] = (stages, choice)
+        return stages, choice
+
+    def extract(
+        self,
+        video_path: str | Path,
+        progress: Progress | None = None,
+        keep_masks: bool = True,
+        on_silhouette: Callable[[Silhouette, VideoInfo], None] | None = None,
+    ) -> FrontendResult:
+        """Decode, detect, track, choose the participant and segment them, in two streaming passes.
+
+        `progress`: a rich Progress to show the two passes on (the caller starts and stops it).
+        `on_silhouette(silhouette, video)` sees each silhouette as it is made; with
+        `keep_masks=False` the result's silhouettes carry no mask (memory stays flat).
+        """
+        options = self.options
+        source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
+        clock = StageClock()
+        cached: dict[str, np.ndarray] = {}
+
+        def background() -> np.ndarray:
+            if not cached:
+                started = time.perf_counter()
+                samples = source.sample(options.background_samples)
+                cached["image"] = estimate_background(samples)
+                cached["agreement"] = background_agreement(samples, cached["image"])
+                clock.add("background_once", started)  # one-off: its "per frame" is the total
+            return cached["image"]
+
+        every = max(1, options.detect_every)
+        tracker_settings = replace(
+            options.tracker, track_buffer=max(1, options.tracker.track_buffer // every)
+        )  # the tracker counts the frames it sees
+        detectors, detector_choice = self._stage("detector", background)
+        tracked = _progress_updater(progress, "finding people", source)
+        history = track_people(
+            source, detectors[0], ByteTracker(tracker_settings), clock, tracked,
+            copies=detectors[1:], detect_every=every, overlap=options.overlap,
+        )  # fmt: skip
+        choice = select_participant(history, options.selection)
+        segmenters, segmenter_choice = self._stage("segmenter", background)
+        segmented = _progress_updater(progress, "segmenting the participant", source)
+        silhouettes: list[Silhouette] = []
+        empty = 0
+        stream = segment_participant(
+            source, segmenters[0], choice, clock, segmented, copies=segmenters[1:],
+            batch=max(1, options.segment_batch), overlap=options.overlap,
+        )  # fmt: skip
+        for silhouette in stream:
+            empty += silhouette.mask.area == 0
+            if on_silhouette is not None:
+                on_silhouette(silhouette, source.info)
+            silhouettes.append(silhouette if keep_masks else replace(silhouette, mask=None))
+        flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
+        if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
+            flags.append("low_frame_rate")
+        if cached and unreliable_share(cached["agreement"], list(choice.boxes.values())) > 0.25:
+            flags.append("background_uncertain")  # weight-free stages saw no clear background there
+        if silhouettes and empty > EMPTY_MASK_SHARE * len(silhouettes):
+            flags.append("empty_masks")
+        return FrontendResult(
+            video=source.info,
+            participant=choice,
+            silhouettes=silhouettes,
+            detector=detector_choice,
+            segmenter=segmenter_choice,
+            flags=tuple(flags),
+            ms_per_frame=clock.ms_per_frame(),
+        )
+
+
+def extract_silhouettes(
+    video_path: str | Path,
+    options: FrontendOptions | None = None,
+    progress: Progress | None = None,
+) -> FrontendResult:
+    """One video through a fresh `Frontend` (see `Frontend.extract`); masks kept."""
+    return Frontend(options).extract(video_path, progress)
