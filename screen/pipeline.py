@@ -4,8 +4,10 @@
           -> the one normalisation (64x64 stored form)
           -> ScoNet-MT on 30-frame clips -> verdict, action, quality flags
 
-`Screener` loads the classifier once and screens any number of videos, so a
-batch worker pays for model loading once.
+`Screener` loads the classifier and the front-end networks once and screens
+any number of videos, so a batch worker pays for model loading once.  Silhouettes
+are normalised as the front end makes them: only the 64x64 stored frames
+(4 KB each) accumulate, whatever the length of the video.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from rich.progress import Progress
 
 from .classes import LABELS
 from .classify import Classifier, load_classifier
-from .frontend import FrontendOptions, FrontendResult, Silhouette, extract_silhouettes
+from .frontend import Frontend, FrontendOptions, FrontendResult, Silhouette
 from .results import PROBABILITY_NOTE, named_probabilities
 from .settings import Settings
-from .silhouette import normalize_sequence
+from .silhouette import STORED_SIZE, normalize_silhouette
 from .track import TrackerSettings
 from .verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
+from .video import VideoInfo
 
 #: Front-end flags that make a video impossible to judge on their own.
 BLOCKING_FLAGS = ("no_person", "no_walker", "two_walkers")
@@ -32,8 +35,19 @@ EDGE_MARGIN_PX = 2  #: a box this close to the frame border is cut by it
 EDGE_CUT_SHARE = 0.1  #: more cut silhouettes than this share is flagged
 
 
-def frontend_options(settings: Settings) -> FrontendOptions:
-    """The front-end part of the settings."""
+def cpu_budget(settings: Settings) -> int:
+    """Threads this process may keep busy: `workers`, else torch's thread count.
+
+    Read before any network runs: `screen batch` sets each worker process's
+    torch threads to its share of the cores, a single run has them all.
+    """
+    import torch
+
+    return settings.workers or max(1, torch.get_num_threads())
+
+
+def frontend_options(settings: Settings, workers: int = 1) -> FrontendOptions:
+    """The front-end part of the settings (`workers`: stage copies on their own threads)."""
     options = FrontendOptions(
         fps=settings.fps,
         rotate=settings.rotate,
@@ -45,6 +59,9 @@ def frontend_options(settings: Settings) -> FrontendOptions:
         imgsz=settings.imgsz,
         detect_confidence=settings.detect_confidence,
         mask_threshold=settings.mask_threshold,
+        workers=workers,
+        detect_every=settings.detect_every,
+        segment_batch=settings.segment_batch,
         tracker=TrackerSettings(
             track_high_thresh=settings.track_high_thresh,
             track_low_thresh=settings.track_low_thresh,
@@ -72,13 +89,43 @@ class ParticipantSequence:
     cut: int  #: silhouettes left out because the frame edge cut them
 
 
+class SequenceBuilder:
+    """Takes silhouettes one by one: drops those cut by the frame edge, normalises the rest.
+
+    Only the stored 64x64 frames accumulate (and the masks, if `keep_masks`).
+    """
+
+    def __init__(self, keep_masks: bool = True) -> None:
+        self.keep_masks = keep_masks
+        self.silhouettes: list[Silhouette] = []
+        self.frames: list[np.ndarray] = []
+        self.seen = 0
+        self.cut = 0
+
+    def add(self, silhouette: Silhouette, video: VideoInfo) -> None:
+        self.seen += 1
+        if cut_by_frame_edge(silhouette, video.width, video.height):
+            self.cut += 1
+            return
+        stored = normalize_silhouette(silhouette.mask.mask)  # the one normalisation
+        if stored is not None:
+            self.frames.append(stored)
+            self.silhouettes.append(
+                silhouette if self.keep_masks else replace(silhouette, mask=None)
+            )
+
+    def sequence(self) -> ParticipantSequence:
+        frames = self.frames
+        stack = np.stack(frames) if frames else np.zeros((0, STORED_SIZE, STORED_SIZE), np.uint8)
+        return ParticipantSequence(list(self.silhouettes), stack, self.cut)
+
+
 def participant_sequence(frontend: FrontendResult) -> ParticipantSequence:
     """Drop silhouettes cut by the frame edge, normalise the rest (the one normalisation)."""
-    info = frontend.video
-    usable = [s for s in frontend.silhouettes if not cut_by_frame_edge(s, info.width, info.height)]
-    sequence = normalize_sequence(s.mask.mask for s in usable)
-    kept = [usable[i] for i in sequence.kept]
-    return ParticipantSequence(kept, sequence.frames, len(frontend.silhouettes) - len(usable))
+    builder = SequenceBuilder()
+    for silhouette in frontend.silhouettes:
+        builder.add(silhouette, frontend.video)
+    return builder.sequence()
 
 
 @dataclass(frozen=True)
@@ -93,10 +140,16 @@ class Screening:
 class Screener:
     """Screens videos with one loaded classifier and fixed settings."""
 
-    def __init__(self, settings: Settings, classifier: Classifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        classifier: Classifier | None = None,
+        frontend: Frontend | None = None,
+    ) -> None:
         from .classes import ClassOrder
 
         self.settings = settings
+        budget = cpu_budget(settings)
         self.classifier = classifier or load_classifier(
             settings.weights,
             ClassOrder.parse(settings.class_order) if settings.class_order else None,
@@ -104,13 +157,21 @@ class Screener:
             precision=settings.precision,
             clip_stride=settings.clip_stride,
         )
+        if self.classifier.threads is None:
+            self.classifier.threads = budget  # the detector leaves torch on one thread
+        self.frontend = frontend or Frontend(frontend_options(settings, budget))
 
-    def screen(self, video: str | Path, progress: Progress | None = None) -> Screening:
+    def screen(
+        self, video: str | Path, progress: Progress | None = None, keep_masks: bool = False
+    ) -> Screening:
+        """Screen one video.  `keep_masks`: keep the crop masks in `Screening.frontend`
+        (for an overlay video); otherwise memory does not grow with the video's length."""
         started = time.perf_counter()
-        frontend = extract_silhouettes(video, frontend_options(self.settings), progress)
+        builder = SequenceBuilder(keep_masks)
+        frontend = self.frontend.extract(video, progress, keep_masks, on_silhouette=builder.add)
         frontend_seconds = time.perf_counter() - started
         info = frontend.video
-        participant = participant_sequence(frontend)
+        participant = builder.sequence()
         kept, cut = participant.silhouettes, participant.cut
 
         flags = list(frontend.flags)
@@ -190,6 +251,9 @@ class Screener:
             "clip_length": self.classifier.clip_length,
             "clip_stride": self.classifier.clip_stride,
             "precision": self.classifier.precision,
+            "detect_every": settings.detect_every,
+            "segment_batch": settings.segment_batch,
+            "workers": self.frontend.options.workers,
             "thresholds": {
                 "detect_confidence": settings.detect_confidence,
                 "mask_threshold": settings.mask_threshold,

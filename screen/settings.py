@@ -43,16 +43,19 @@ class Settings:
     match_thresh: float = 0.8
     clip_stride: int = 15  #: frames between the starts of 30-frame clips
     min_silhouettes: int = 30  #: fewer usable silhouettes than this: inconclusive
-    precision: str = "fp32"  #: fp32 | bf16 for the classifier
-    threads: int = 0  #: CPU threads per stage; 0 = all cores
+    precision: str = "auto"  #: auto | fp32 | bf16 for the classifier; auto: bf16 where native
+    threads: int = 0  #: CPU threads per network; 0 = the front end's default (1)
+    workers: int = 0  #: stage copies on their own threads, and classifier threads; 0 = the cores
+    detect_every: int = 1  #: detect on every n-th analysed frame, interpolating boxes between
+    segment_batch: int = 4  #: participant crops per segmenter call
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
             raise SettingsError(f"fps must be positive, got {self.fps}")
         if self.rotate not in (None, 0, 90, 180, 270):
             raise SettingsError(f"rotate must be 0, 90, 180 or 270, got {self.rotate}")
-        if self.precision not in ("fp32", "bf16"):
-            raise SettingsError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise SettingsError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         for name in ("detect_confidence", "mask_threshold", "track_high_thresh", "track_low_thresh",
                      "new_track_thresh", "match_thresh"):  # fmt: skip
             value = getattr(self, name)
@@ -60,6 +63,8 @@ class Settings:
                 raise SettingsError(f"{name} must lie in 0..1, got {value}")
         if self.clip_stride < 1 or self.min_silhouettes < 1:
             raise SettingsError("clip_stride and min_silhouettes must be at least 1")
+        if self.detect_every < 1 or self.segment_batch < 1 or self.workers < 0:
+            raise SettingsError("detect_every and segment_batch must be at least 1, workers >= 0")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -70,7 +70,7 @@ def screen_video(
         raise FileProblem(video, "no such file")
     screener = Screener(settings)
     with _progress(quiet) as progress:
-        screening = screener.screen(video, progress)
+        screening = screener.screen(video, progress, keep_masks=overlay is not None)
     if overlay is not None:
         from ..overlay import write_overlay
 
