@@ -49,13 +49,17 @@ def print_result(console: Console, result: dict) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     if "video" in result:
         table.add_row("video", str(result["video"]))
-    table.add_row("verdict", f"[bold]{result['verdict'].upper()}[/bold]  (action: {result['action']})")
+    table.add_row(
+        "verdict", f"[bold]{result['verdict'].upper()}[/bold]  (action: {result['action']})"
+    )
     table.add_row("confidence", f"{result['confidence']:.3f}")
     table.add_row("probabilities", _format(result["probabilities"]))
     if result.get("whole_sequence_probabilities"):
         table.add_row("whole sequence", _format(result["whole_sequence_probabilities"]))
     quality = result["quality"]
-    table.add_row("silhouettes", f"{quality['silhouettes_used']} used, {len(result['clips'])} clips")
+    table.add_row(
+        "silhouettes", f"{quality['silhouettes_used']} used, {len(result['clips'])} clips"
+    )
     table.add_row("quality flags", ", ".join(quality["flags"]) or "none")
     model = result["model"]
     table.add_row("model", f"{model['name']} (clinical: {'yes' if model['clinical'] else 'NO'})")
