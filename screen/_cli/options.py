@@ -1,52 +1,107 @@
 """The pipeline options shared by `screen VIDEO`, `screen batch` and `screen silhouettes`.
 
-Each is declared once here; None means "not given", so the config file or the
-default applies (screen.settings.resolve_settings decides, in one place).
+Each option is declared once, in PIPELINE_OPTIONS; `with_settings(...)` adds the
+chosen ones to a command's signature and hands the command one resolved
+`Settings` (command line > --config file > default, decided in
+screen.settings.resolve_settings).  None means "not given".
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 
-CONFIG = typer.Option(None, "--config", help="TOML file with settings (CLI options override it).")
-DEVICE = typer.Option(None, "--device", help="torch device for the classifier [cpu].")
-DETECTOR = typer.Option(None, "--detector", help="auto | yolo11n | yolov8n | background [auto].")
-SEGMENTER = typer.Option(
-    None,
-    "--segmenter",
-    help="auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background [auto].",
+
+def _option(annotation: Any, flag: str, help: str) -> tuple[Any, Any]:
+    return annotation, typer.Option(None, flag, help=help)
+
+
+PIPELINE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "config": _option(Path | None, "--config", "TOML file with settings (options override it)."),
+    "device": _option(str | None, "--device", "torch device for the classifier [cpu]."),
+    "detector": _option(str | None, "--detector", "auto | yolo11n | yolov8n | background [auto]."),
+    "segmenter": _option(
+        str | None,
+        "--segmenter",
+        "auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background [auto].",
+    ),
+    "weights": _option(Path | None, "--weights", "Classifier checkpoint [the demo model]."),
+    "class_order": _option(
+        str | None, "--class-order", "For an OpenGait .pt classifier: current | legacy."
+    ),
+    "detector_weights": _option(Path | None, "--detector-weights", "Explicit YOLO .pt file."),
+    "segmenter_weights": _option(
+        Path | None, "--segmenter-weights", "Explicit PP-HumanSeg model folder."
+    ),
+    "fps": _option(float | None, "--fps", "Analysis frame rate [15, as ScoNet was trained]."),
+    "rotate": _option(
+        int | None, "--rotate", "Clockwise rotation 0|90|180|270, overriding the file's tag."
+    ),
+    "imgsz": _option(int | None, "--imgsz", "YOLO input size [640]."),
+    "detect_confidence": _option(float | None, "--detect-confidence", "YOLO box threshold [0.1]."),
+    "mask_threshold": _option(
+        float | None, "--mask-threshold", "Person probability threshold [0.5]."
+    ),
+    "clip_stride": _option(int | None, "--clip-stride", "Frames between 30-frame clips [15]."),
+    "min_silhouettes": _option(
+        int | None, "--min-silhouettes", "Fewer usable silhouettes: inconclusive [30]."
+    ),
+    "precision": _option(
+        str | None, "--precision", "Classifier precision auto | fp32 | bf16 [auto]."
+    ),
+    "threads": _option(int | None, "--threads", "CPU threads per network [automatic]."),
+}
+
+#: The options that only matter where the classifier runs.
+CLASSIFIER_OPTIONS = (
+    "device",
+    "weights",
+    "class_order",
+    "clip_stride",
+    "min_silhouettes",
+    "precision",
 )
-WEIGHTS = typer.Option(None, "--weights", help="Classifier checkpoint [the demo model].")
-CLASS_ORDER = typer.Option(
-    None, "--class-order", help="For an OpenGait .pt classifier: current | legacy."
-)
-DETECTOR_WEIGHTS = typer.Option(None, "--detector-weights", help="Explicit YOLO .pt file.")
-SEGMENTER_WEIGHTS = typer.Option(
-    None, "--segmenter-weights", help="Explicit PP-HumanSeg model folder."
-)
-FPS = typer.Option(None, "--fps", help="Analysis frame rate [15, as ScoNet was trained].")
-ROTATE = typer.Option(
-    None, "--rotate", help="Clockwise rotation 0|90|180|270, overriding the file's tag."
-)
-IMGSZ = typer.Option(None, "--imgsz", help="YOLO input size [640].")
-DETECT_CONFIDENCE = typer.Option(None, "--detect-confidence", help="YOLO box threshold [0.1].")
-MASK_THRESHOLD = typer.Option(None, "--mask-threshold", help="Person probability threshold [0.5].")
-CLIP_STRIDE = typer.Option(None, "--clip-stride", help="Frames between 30-frame clips [15].")
-MIN_SILHOUETTES = typer.Option(
-    None, "--min-silhouettes", help="Fewer usable ones: inconclusive [30]."
-)
-PRECISION = typer.Option(None, "--precision", help="Classifier precision fp32 | bf16 [fp32].")
-THREADS = typer.Option(None, "--threads", help="CPU threads per network [1 per stage].")
+FRONTEND_OPTIONS = tuple(name for name in PIPELINE_OPTIONS if name not in CLASSIFIER_OPTIONS)
+
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; errors only.")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Log what each stage decides.")
 
 
-def cli_settings(**given) -> dict:
-    """Option values by setting name, paths as strings; None where not given."""
-    return {name: str(value) if isinstance(value, Path) else value for name, value in given.items()}
+def with_settings(*names: str):
+    """Give a command the named pipeline options; it receives `settings: Settings` instead."""
+
+    def decorate(command):
+        signature = inspect.signature(command)
+        own = [p for p in signature.parameters.values() if p.name != "settings"]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        added = [
+            inspect.Parameter(name, keyword, default=option, annotation=annotation)
+            for name in names
+            for annotation, option in [PIPELINE_OPTIONS[name]]
+        ]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            from ..settings import resolve_settings
+
+            given = {name: kwargs.pop(name) for name in names}
+            config = given.pop("config", None)
+            cli = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}
+            return command(settings=resolve_settings(cli, config), **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)
+        wrapper.__annotations__ = {
+            **{k: v for k, v in command.__annotations__.items() if k != "settings"},
+            **{name: PIPELINE_OPTIONS[name][0] for name in names},
+        }
+        return wrapper
+
+    return decorate
 
 
 def set_verbosity(quiet: bool, verbose: bool) -> None:

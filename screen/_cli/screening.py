@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..settings import Settings
 from . import options as opt
 from .common import console, err_console, write_json
 
@@ -29,6 +30,7 @@ def _progress(quiet: bool):
     )  # fmt: skip
 
 
+@opt.with_settings(*opt.PIPELINE_OPTIONS)
 def screen_video(
     video: Path = typer.Argument(..., help="The walking video (mp4, avi, mov, mkv, ...)."),
     json_out: str | None = typer.Option(
@@ -37,35 +39,16 @@ def screen_video(
     overlay: Path | None = typer.Option(
         None, "--overlay", help="Write a check video (raw frames!) here."
     ),
-    config: Path | None = opt.CONFIG,
-    device: str | None = opt.DEVICE,
-    detector: str | None = opt.DETECTOR,
-    segmenter: str | None = opt.SEGMENTER,
-    weights: Path | None = opt.WEIGHTS,
-    class_order: str | None = opt.CLASS_ORDER,
-    detector_weights: Path | None = opt.DETECTOR_WEIGHTS,
-    segmenter_weights: Path | None = opt.SEGMENTER_WEIGHTS,
-    fps: float | None = opt.FPS,
-    rotate: int | None = opt.ROTATE,
-    imgsz: int | None = opt.IMGSZ,
-    detect_confidence: float | None = opt.DETECT_CONFIDENCE,
-    mask_threshold: float | None = opt.MASK_THRESHOLD,
-    clip_stride: int | None = opt.CLIP_STRIDE,
-    min_silhouettes: int | None = opt.MIN_SILHOUETTES,
-    precision: str | None = opt.PRECISION,
-    threads: int | None = opt.THREADS,
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
+    settings: Settings | None = None,
 ) -> None:
     """Screen one video: verdict, action, confidence, probabilities and quality flags."""
     from ..errors import FileProblem
     from ..pipeline import Screener
     from ..results import print_result
-    from ..settings import resolve_settings
 
     opt.set_verbosity(quiet, verbose)
-    given = {k: v for k, v in locals().items() if k in _SETTING_NAMES}
-    settings = resolve_settings(opt.cli_settings(**given), config)
     if not video.exists():
         raise FileProblem(video, "no such file")
     screener = Screener(settings)
@@ -83,49 +66,25 @@ def screen_video(
             console.print(f"check video: {overlay}")
 
 
-_SETTING_NAMES = {
-    "device", "detector", "segmenter", "weights", "class_order", "detector_weights",
-    "segmenter_weights", "fps", "rotate", "imgsz", "detect_confidence", "mask_threshold",
-    "clip_stride", "min_silhouettes", "precision", "threads",
-}  # fmt: skip
-
-
+@opt.with_settings(*opt.PIPELINE_OPTIONS)
 def batch(
     folder: Path = typer.Argument(..., help="Folder with the videos (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="Output folder: results.csv, report.html, state."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel processes [the cores]."),
-    config: Path | None = opt.CONFIG,
-    device: str | None = opt.DEVICE,
-    detector: str | None = opt.DETECTOR,
-    segmenter: str | None = opt.SEGMENTER,
-    weights: Path | None = opt.WEIGHTS,
-    class_order: str | None = opt.CLASS_ORDER,
-    detector_weights: Path | None = opt.DETECTOR_WEIGHTS,
-    segmenter_weights: Path | None = opt.SEGMENTER_WEIGHTS,
-    fps: float | None = opt.FPS,
-    rotate: int | None = opt.ROTATE,
-    imgsz: int | None = opt.IMGSZ,
-    detect_confidence: float | None = opt.DETECT_CONFIDENCE,
-    mask_threshold: float | None = opt.MASK_THRESHOLD,
-    clip_stride: int | None = opt.CLIP_STRIDE,
-    min_silhouettes: int | None = opt.MIN_SILHOUETTES,
-    precision: str | None = opt.PRECISION,
-    threads: int | None = opt.THREADS,
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
+    settings: Settings | None = None,
 ) -> None:
     """Screen every video under FOLDER; resumable (rerun the same command after a stop)."""
     from ..batch import run_batch
-    from ..settings import resolve_settings
 
     opt.set_verbosity(quiet, verbose)
-    given = {k: v for k, v in locals().items() if k in _SETTING_NAMES}
-    settings = resolve_settings(opt.cli_settings(**given), config)
     summary = run_batch(folder, out, settings, workers, quiet)
     if not quiet:
         console.print(summary)
 
 
+@opt.with_settings(*opt.FRONTEND_OPTIONS)
 def silhouettes(
     source: Path = typer.Argument(
         ..., help="A video, or a folder of videos (searched recursively)."
@@ -142,27 +101,14 @@ def silhouettes(
     salt: str | None = typer.Option(
         None, "--salt", envvar="SCREEN_PSEUDONYM_SALT", help="The salt."
     ),
-    config: Path | None = opt.CONFIG,
-    detector: str | None = opt.DETECTOR,
-    segmenter: str | None = opt.SEGMENTER,
-    detector_weights: Path | None = opt.DETECTOR_WEIGHTS,
-    segmenter_weights: Path | None = opt.SEGMENTER_WEIGHTS,
-    fps: float | None = opt.FPS,
-    rotate: int | None = opt.ROTATE,
-    imgsz: int | None = opt.IMGSZ,
-    detect_confidence: float | None = opt.DETECT_CONFIDENCE,
-    mask_threshold: float | None = opt.MASK_THRESHOLD,
-    threads: int | None = opt.THREADS,
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
+    settings: Settings | None = None,
 ) -> None:
     """Export anonymous silhouettes only (PNG masks, OpenGait pkl, JSON sidecar); never frames."""
     from ..export import export_silhouettes
-    from ..settings import resolve_settings
 
     opt.set_verbosity(quiet, verbose)
-    given = {k: v for k, v in locals().items() if k in _SETTING_NAMES}
-    settings = resolve_settings(opt.cli_settings(**given), config)
     with _progress(quiet) as progress:
         written = export_silhouettes(
             source, out, settings, label, view, full, pseudonymize, salt, progress
