@@ -7,7 +7,7 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
-.PHONY: setup test test-all demo lint clean examples demo-weights
+.PHONY: setup test test-all demo lint clean examples demo-weights bench
 
 setup: $(STAMP)
 
@@ -67,6 +67,11 @@ demo-weights: setup
 		--mt $(DEMO_DIR)/sconet-mt/sconet-mt-demo.safetensors \
 		--ce $(DEMO_DIR)/sconet/sconet-demo.safetensors \
 		--weights $(DEMO_WEIGHTS) --card $(DEMO_CARD)
+
+# Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, rendered once
+# into .cache/bench/): prints a table, writes bench.json.  Several minutes; run on an idle machine.
+bench: setup
+	$(PY) tests/bench_pipeline.py
 
 lint: setup
 	$(VENV)/bin/ruff check screen tests

@@ -1,0 +1,378 @@
+"""`make bench`: the whole screening pipeline timed on phantom videos: a table and bench.json.
+
+Run: .venv/bin/python tests/bench_pipeline.py [--out bench.json] [--videos 4]
+
+Phantom videos (720p, 30 fps source, 20 s and 120 s) are rendered once into
+.cache/bench/.  The neural path uses YOLO11n, PP-HumanSegV2-Mobile and ScoNet-MT:
+the real weights where they are installed, otherwise random-weight models of the
+same architectures built here (compute does not depend on the weights).  A
+random YOLO finds no people, so it then runs on every frame as usual (its time
+counts) but hands the tracker the phantom's ground-truth boxes, so that tracking,
+segmentation and classification see a walker as they would with trained weights.
+
+Every measurement runs in its own child process: a clean peak RSS, no model or
+thread state carried over.  Timings on a busy machine mean little: the load
+average is printed and recorded with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import multiprocessing
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "bench"
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / ".cache" / "ultralytics"))
+os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+LENGTHS = {"20s": 20.0, "120s": 120.0}
+SIZE = (1280, 720)
+SOURCE_FPS = 30.0
+SCONET_FRAMES = 256
+
+
+# --- inputs, built once -------------------------------------------------------
+
+
+def phantom_video(name: str) -> Path:
+    """A positive phantom walker with a clinician standing by, rendered once into the cache."""
+    from screen.phantom import render_video, sample_walker
+
+    path = CACHE / f"phantom-{name}-{LENGTHS[name]:g}.mp4"
+    if not path.with_suffix(".json").is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        render_video(
+            path,
+            sample_walker("positive", 1),
+            seconds=LENGTHS[name],
+            fps=SOURCE_FPS,
+            size=SIZE,
+            distractors=("clinician",),
+        )
+    return path
+
+
+def random_models() -> dict[str, Path]:
+    """Random-weight YOLO11n, PP-HumanSegV2-Mobile and ScoNet-MT files, built once."""
+    from bench_frontend import Folders, unbiased_yolo
+    from random_models import humanseg_model
+
+    from screen.checkpoint import save_checkpoint
+    from screen.classify import Classifier
+
+    folder = CACHE / "models"
+    models = {
+        "yolo": folder / "yolo" / "yolo11n-random-unbiased.pt",
+        "humanseg": folder / "humanseg-mobile",
+        "sconet": folder / "sconet-random.safetensors",
+    }
+    if not models["yolo"].is_file():
+        unbiased_yolo(Folders(folder).mktemp("yolo"))
+    if not (models["humanseg"] / "deploy.yaml").is_file():
+        shutil.rmtree(models["humanseg"], ignore_errors=True)
+        humanseg_model(Folders(folder), "mobile")
+    if not models["sconet"].is_file():
+        classifier = Classifier.random(seed=0)
+        save_checkpoint(models["sconet"], classifier.model, classifier.metadata)
+    return models
+
+
+def installed(spec_name: str) -> Path | None:
+    """The real weights of a model spec where installed (checksum checked), else None."""
+    from screen.errors import ScreenError
+    from screen.specs import get_spec, resolve_file
+
+    try:
+        return resolve_file(get_spec(spec_name)).path
+    except ScreenError:
+        return None
+
+
+def model_files() -> dict:
+    """Which files the neural path uses, and whether each is real or random."""
+    models = random_models()
+    chosen = {}
+    for key, spec in (("yolo", "yolo11n"), ("humanseg", "pp-humanseg-v2-mobile"),
+                      ("sconet", "sconet-mt-demo")):  # fmt: skip
+        real = installed(spec)
+        chosen[key] = {"path": str(real or models[key]), "weights": "real" if real else "random"}
+    return chosen
+
+
+# --- the screener under test --------------------------------------------------
+
+
+class TruthAssisted:
+    """A (random-weight) YOLO run on the frame, whose boxes are replaced by the phantom's truth."""
+
+    def __init__(self, detector, truth: list[dict], fps: float) -> None:
+        self.detector = detector
+        self.truth = truth
+        self.fps = fps
+
+    def clone(self) -> TruthAssisted:
+        return TruthAssisted(self.detector.clone(), self.truth, self.fps)
+
+    def detect(self, frame):
+        from screen.frames import Detections
+
+        self.detector.detect(frame)  # the network's time is real, its random boxes are not used
+        entry = self.truth[min(round(frame.timestamp * self.fps), len(self.truth) - 1)]
+        boxes = [box for box in (entry["participant"], *entry["others"]) if box]
+        xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+        return Detections.from_arrays(xyxy, np.full(len(boxes), 0.9, np.float32))
+
+
+def make_screener(path: str, variant: str, models: dict):
+    """A Screener for `variant`: 'straightforward', 'default', 'every2' or 'weight_free'."""
+    from dataclasses import replace
+
+    from screen.backends import StageChoice
+    from screen.detect import YoloDetector
+    from screen.frontend import Frontend
+    from screen.pipeline import Screener, cpu_budget, frontend_options
+    from screen.segment import PaddleHumanSegmenter
+    from screen.settings import Settings
+
+    values = {"weights": models["sconet"]["path"]}
+    if variant == "weight_free":
+        values |= {"detector": "background", "segmenter": "background"}
+    elif variant == "straightforward":  # one thread per stage, crop by crop, every frame, fp32
+        values |= {"workers": 1, "detect_every": 1, "segment_batch": 1, "precision": "fp32"}
+    elif variant == "every2":
+        values |= {"detect_every": 2}
+    settings = Settings(**values)
+    options = frontend_options(settings, cpu_budget(settings))
+    if variant == "straightforward":
+        options = replace(options, overlap=False)
+    detector = segmenter = None
+    if variant != "weight_free":
+        truth = json.loads(Path(path).with_suffix(".json").read_text())
+        yolo = YoloDetector(models["yolo"]["path"], imgsz=options.imgsz, threads=options.threads)
+        if models["yolo"]["weights"] == "random":
+            assisted = TruthAssisted(yolo, truth["boxes"], truth["fps"])
+            detector = (assisted, StageChoice("yolo11n", {"weights": "random, truth boxes"}))
+        else:
+            detector = (yolo, StageChoice("yolo11n", {"path": models["yolo"]["path"]}))
+        humanseg = PaddleHumanSegmenter(models["humanseg"]["path"], threads=options.threads)
+        segmenter = (humanseg, StageChoice("pp-humanseg-v2-mobile",
+                                           {"weights": models["humanseg"]["weights"]}))  # fmt: skip
+    return Screener(settings, frontend=Frontend(options, detector, segmenter))
+
+
+# --- measurements, each in a child process ------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
+    """Screen `path` `runs` times with one Screener (models loaded once); the last run counts."""
+    started = time.perf_counter()
+    screener = make_screener(path, variant, models)
+    load_s = time.perf_counter() - started
+    walls = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        screening = screener.screen(path)
+        walls.append(time.perf_counter() - started)
+    result = screening.result
+    timing = result["timing"]
+    used = max(result["quality"]["silhouettes_used"], 1)
+    stages = dict(timing["ms_per_frame"])
+    stages["classify"] = round(1000 * timing["classify_s"] / used, 2)
+    return {
+        "variant": variant,
+        "video_s": timing["video_s"],
+        "load_s": round(load_s, 2),
+        "first_run_s": round(walls[0], 2),
+        "wall_s": round(walls[-1], 2),
+        "realtime_factor": round(timing["video_s"] / walls[-1], 2),
+        "ms_per_frame": stages,
+        "frames_read": result["quality"]["frames_read"],
+        "silhouettes_used": result["quality"]["silhouettes_used"],
+        "verdict": result["verdict"],
+        "probabilities": result["probabilities"],
+        "precision": result["pipeline"]["precision"],
+        "workers": result["pipeline"]["workers"],
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+
+
+def sconet_job(precision: str, models: dict) -> dict:
+    """ScoNet frames per second (backbone + clip pooling + head) on random stored frames."""
+    from screen.classify import Classifier
+    from screen.pipeline import cpu_budget
+    from screen.settings import Settings
+
+    threads = cpu_budget(Settings())
+    classifier = Classifier.from_file(
+        models["sconet"]["path"], precision=precision, threads=threads
+    )
+    stored = np.random.default_rng(0).integers(0, 2, (SCONET_FRAMES, 64, 64), np.uint8) * 255
+    classifier.predict(stored[:64])  # warm-up: oneDNN picks its kernels on the first call
+    started = time.perf_counter()
+    classifier.predict(stored)
+    seconds = time.perf_counter() - started
+    return {"precision": classifier.precision, "frames_per_s": round(SCONET_FRAMES / seconds, 1),
+            "threads": threads}  # fmt: skip
+
+
+def _batch_factory(variant: str, models: dict, videos: list[str]):
+    screener = make_screener(videos[0], variant, models)
+    return lambda video: screener.screen(video).result
+
+
+def batch_job(videos: list[str], workers: int, models: dict) -> dict:
+    """Videos per minute through `screen batch`'s worker pool (models loaded once per worker)."""
+    from screen.batch import run_jobs
+
+    jobs = [(Path(v), Path(v).name) for v in videos]
+    factory = functools.partial(_batch_factory, "default", models, videos)
+    started = time.perf_counter()
+    outcomes = list(run_jobs(jobs, factory, workers))
+    seconds = time.perf_counter() - started
+    errors = [o.error for o in outcomes if o.error]
+    if errors:
+        raise RuntimeError(f"batch failed: {errors[0]}")
+    return {"workers": workers, "videos": len(videos), "seconds": round(seconds, 1),
+            "videos_per_min": round(60 * len(videos) / seconds, 2)}  # fmt: skip
+
+
+def _child(target, args, queue) -> None:
+    try:
+        queue.put(("ok", target(*args)))
+    except BaseException as error:  # reported by the parent
+        queue.put(("error", f"{type(error).__name__}: {error}"))
+
+
+def in_child(target, *args) -> dict:
+    """Run `target(*args)` in a fresh process; its peak RSS is its own."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(target, args, queue))
+    process.start()
+    status, value = queue.get()
+    process.join()
+    if status != "ok":
+        raise RuntimeError(f"{target.__name__}{args[:2]}: {value}")
+    return value
+
+
+# --- report -------------------------------------------------------------------
+
+
+def _parity(reference: dict, other: dict) -> dict:
+    difference = max(abs(reference["probabilities"][k] - other["probabilities"][k])
+                     for k in reference["probabilities"])  # fmt: skip
+    return {"same_verdict": reference["verdict"] == other["verdict"],
+            "max_probability_difference": round(difference, 4)}  # fmt: skip
+
+
+def table(report: dict) -> str:
+    rows = ["| run | video | wall s | realtime x | decode | detect | track | segment | classify |"
+            " verdict |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, run in report["runs"].items():
+        ms = run["ms_per_frame"]
+        cells = [ms.get(k) for k in ("decode", "detect", "track", "segment", "classify")]
+        cells = ["-" if v is None else f"{v:.1f}" for v in cells]
+        speed = f"{run['wall_s']:.2f} | {run['realtime_factor']:.2f}"
+        rows.append(
+            f"| {name} | {run['video_s']:.0f} s | {speed} | {' | '.join(cells)} | {run['verdict']} |"
+        )
+    sconet = report["sconet_frames_per_s"]
+    rss = report["peak_rss_mb"]
+    batch = report["batch"]
+    lines = [
+        "\n".join(rows),
+        "(stage columns: ms of work per analysed frame; stages overlap across threads)",
+        f"ScoNet frames/s: fp32 {sconet['fp32']}, bf16 {sconet['bf16']}",
+        f"peak RSS: 20 s video {rss['20s']} MB, 120 s video {rss['120s']} MB",
+        f"batch of {batch['videos']} x 20 s videos: 1 worker "
+        f"{batch['workers_1_videos_per_min']} videos/min, 2 workers "
+        f"{batch['workers_2_videos_per_min']} videos/min (x{batch['speedup']})",
+        f"parity (default vs straightforward fp32): {report['parity']}",
+        "models: " + ", ".join(f"{k} {v['weights']}" for k, v in report["models"].items()),
+        f"load average before / after: {report['load_average']}",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench.json")
+    parser.add_argument("--videos", type=int, default=4, help="20 s videos in the batch test")
+    parser.add_argument("--quick", action="store_true", help="4 s and 8 s videos: a smoke test")
+    args = parser.parse_args()
+    if args.quick:
+        LENGTHS.update({"20s": 4.0, "120s": 8.0})
+    from screen.classify import bf16_supported
+
+    load_before = os.getloadavg()
+    print("preparing phantom videos and models in .cache/bench (once) ...", flush=True)
+    videos = {name: str(phantom_video(name)) for name in LENGTHS}
+    models = model_files()
+    random_parts = [k for k, v in models.items() if v["weights"] == "random"]
+    if random_parts:
+        print(
+            f"random-weight models of the real architectures for: {', '.join(random_parts)} "
+            "(timings are real, outputs meaningless; YOLO hands on ground-truth boxes)"
+        )
+    runs = {}
+    for variant in ("straightforward", "default", "every2", "weight_free"):
+        print(f"screening the 20 s video: {variant} ...", flush=True)
+        runs[variant] = in_child(screen_job, videos["20s"], variant, models, 2)
+    print("peak RSS: the 20 s and the 120 s video, each in a fresh process ...", flush=True)
+    rss = {name: in_child(screen_job, videos[name], "default", models, 1) for name in LENGTHS}
+    runs["default, 120 s, cold"] = rss["120s"]
+    print("ScoNet throughput ...", flush=True)
+    sconet = {p: in_child(sconet_job, p, models)["frames_per_s"] for p in ("fp32", "bf16")}
+    print("batch throughput ...", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        copies = []
+        for i in range(args.videos):  # distinct files, as a school's recordings are
+            copy = Path(tmp) / f"video{i}.mp4"
+            shutil.copy(videos["20s"], copy)
+            shutil.copy(Path(videos["20s"]).with_suffix(".json"), copy.with_suffix(".json"))
+            copies.append(str(copy))
+        batch = {w: in_child(batch_job, copies, w, models) for w in (1, 2)}
+    default = runs["default"]
+    report = {
+        "neural": {k: default[k] for k in ("realtime_factor", "ms_per_frame", "wall_s", "video_s",
+                                           "precision", "workers", "verdict", "probabilities")},
+        "weight_free": {k: runs["weight_free"][k] for k in ("realtime_factor", "ms_per_frame",
+                                                             "wall_s", "video_s", "verdict")},
+        "sconet_frames_per_s": sconet,
+        "peak_rss_mb": {name: run["peak_rss_mb"] for name, run in rss.items()},
+        "batch": {"videos": args.videos,
+                  "workers_1_videos_per_min": batch[1]["videos_per_min"],
+                  "workers_2_videos_per_min": batch[2]["videos_per_min"],
+                  "speedup": round(batch[2]["videos_per_min"] / batch[1]["videos_per_min"], 2)},
+        "parity": {name: _parity(runs["straightforward"], runs[name]) for name in ("default",
+                                                                                  "every2")},
+        "runs": runs,
+        "models": models,
+        "cpu": {"cores": os.cpu_count(), "bf16": bf16_supported()},
+        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }  # fmt: skip
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(table(report))
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

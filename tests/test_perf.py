@@ -1,0 +1,171 @@
+"""The fast paths give the answers of the straightforward one, and memory does not grow with length.
+
+Speed targets live in the benchmark (`make bench`), never here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from random_models import humanseg_model
+
+from screen.backends import StageChoice
+from screen.classes import LABELS
+from screen.classify import Classifier, bf16_supported, clip_windows
+from screen.frontend import Frontend, ordered_map, prefetch
+from screen.phantom import render_video, sample_walker
+from screen.pipeline import Screener, frontend_options
+from screen.segment import PaddleHumanSegmenter
+from screen.settings import Settings
+
+STRAIGHTFORWARD = {"workers": 1, "segment_batch": 1, "detect_every": 1, "precision": "fp32"}
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    path = tmp_path_factory.mktemp("perf") / "walk.mp4"
+    render_video(path, sample_walker("positive", 11), seconds=5, size=(480, 270), view="side")
+    return path
+
+
+@pytest.fixture(scope="module")
+def humanseg(tmp_path_factory):
+    return humanseg_model(tmp_path_factory, "mobile")
+
+
+class Counting:
+    """A segmenter that remembers (weakly) every mask it made: how many are still alive."""
+
+    def __init__(self, inner, made: list) -> None:
+        self.inner = inner
+        self.made = made
+
+    def clone(self):
+        return Counting(self.inner.clone(), self.made)
+
+    def segment_many(self, pairs):
+        masks = self.inner.segment_many(pairs)
+        self.made.extend(weakref.ref(mask) for mask in masks)
+        return masks
+
+
+def screener(humanseg, overlap: bool = True, made=None, **values) -> Screener:
+    """Weight-free detector (its boxes follow the walker), random PP-HumanSeg, random ScoNet."""
+    settings = Settings(detector="background", segmenter="pp-humanseg-v2-mobile", **values)
+    options = replace(frontend_options(settings, settings.workers), overlap=overlap)
+    segmenter = PaddleHumanSegmenter(humanseg)
+    if made is not None:
+        segmenter = Counting(segmenter, made)
+    frontend = Frontend(options, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
+    classifier = Classifier.random(seed=3, precision=settings.precision)
+    return Screener(settings, classifier, frontend)
+
+
+@pytest.fixture(scope="module")
+def reference(video, humanseg):
+    return screener(humanseg, overlap=False, **STRAIGHTFORWARD).screen(video)
+
+
+def test_threads_batches_and_prefetch_give_identical_silhouettes(video, humanseg, reference):
+    fast = screener(humanseg, workers=2, segment_batch=4, precision="fp32").screen(video)
+    assert len(reference.stored) >= 40
+    np.testing.assert_array_equal(fast.stored, reference.stored)
+    assert fast.result["probabilities"] == reference.result["probabilities"]
+    assert fast.result["pipeline"]["workers"] == 2
+
+
+def test_default_fast_path_keeps_the_verdict_and_probabilities(video, humanseg, reference):
+    fast = screener(humanseg, workers=2, detect_every=2, precision="auto").screen(video)
+    assert fast.result["pipeline"]["precision"] == ("bf16" if bf16_supported() else "fp32")
+    assert fast.result["verdict"] == reference.result["verdict"]
+    for label in LABELS:
+        assert fast.result["probabilities"][label] == pytest.approx(
+            reference.result["probabilities"][label], abs=0.01
+        )
+    # boxes between detections are interpolated: nearly every frame still has its silhouette
+    used = reference.result["quality"]["silhouettes_used"]
+    assert fast.result["quality"]["silhouettes_used"] >= used - 3
+
+
+@pytest.mark.parametrize("keep_masks", [False, True])
+def test_masks_held_stay_bounded_unless_kept(video, humanseg, keep_masks):
+    made: list[weakref.ref] = []
+    alive: list[int] = []
+    fast = screener(humanseg, made=made, workers=2, segment_batch=4)
+    original = fast.frontend.extract
+
+    def extract(*args, on_silhouette, **kwargs):
+        def watch(silhouette, info):
+            on_silhouette(silhouette, info)
+            alive.append(sum(ref() is not None for ref in made))
+
+        return original(*args, on_silhouette=watch, **kwargs)
+
+    fast.frontend.extract = extract
+    screening = fast.screen(video, keep_masks=keep_masks)
+    frames = len(screening.frontend.silhouettes)
+    assert frames >= 40
+    if keep_masks:
+        assert alive[-1] == frames  # every mask is still there for the overlay
+        assert all(s.mask is not None for s in screening.frontend.silhouettes)
+    else:
+        assert max(alive) <= 2 * 4 * 2 + 4  # batches in flight, whatever the video's length
+        assert all(s.mask is None for s in screening.frontend.silhouettes)
+
+
+def test_streamed_clip_pooling_equals_pooling_all_features(monkeypatch):
+    import screen.classify as classify
+
+    monkeypatch.setattr(classify, "FEATURE_CHUNK", 16)  # windows straddle chunk borders
+    classifier = Classifier.random(seed=1)
+    stored = np.random.default_rng(0).integers(0, 2, (77, 64, 64), np.uint8) * 255
+    windows = clip_windows(77) + [(0, 77)]
+    streamed = classifier.streamed_probabilities(stored, windows)
+    whole = classifier.window_probabilities(classifier.frame_features(stored), windows)
+    np.testing.assert_allclose(streamed, whole, atol=1e-5)
+
+
+def test_auto_precision_is_recorded_as_the_one_used():
+    classifier = Classifier.random(seed=0, precision="auto")
+    assert classifier.precision == ("bf16" if bf16_supported() else "fp32")
+    with pytest.raises(ValueError, match="precision"):
+        Classifier.random(seed=0, precision="fp8")
+
+
+def test_classifier_threads_are_restored():
+    before = torch.get_num_threads()
+    classifier = Classifier.random(seed=0, threads=before + 1)
+    classifier.predict(np.full((5, 64, 64), 255, np.uint8))
+    assert torch.get_num_threads() == before
+
+
+def test_ordered_map_keeps_input_order_with_uneven_work():
+    def slow_for_even(worker, item):
+        time.sleep(0.02 if item % 2 == 0 else 0.0)
+        return worker, item
+
+    results = list(ordered_map(["a", "b", "c"], slow_for_even, range(20)))
+    assert [item for _, item in results] == list(range(20))
+    assert {worker for worker, _ in results} == {"a", "b", "c"}  # the work was shared
+
+
+def test_prefetch_passes_errors_on_and_stops_its_thread_early():
+    def broken():
+        yield 1
+        raise ValueError("truncated")
+
+    stream = prefetch(broken())
+    assert next(stream) == 1
+    with pytest.raises(ValueError, match="truncated"):
+        next(stream)
+    before = threading.active_count()
+    stream = prefetch(iter(range(1000)), depth=2)
+    assert next(stream) == 0
+    stream.close()  # the consumer stops early: the producer must not hang
+    assert threading.active_count() <= before
