@@ -173,6 +173,19 @@ def project_weights_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights"
 
 
+def bundled_weights_dir() -> Path | None:
+    """Model files shipped inside the installed package (the demo checkpoint), if any.
+
+    A wheel maps the project's weights/ to the package screen._weights; a source
+    checkout has no such package and finds the same files in weights/.
+    """
+    try:
+        folder = resources.files("screen._weights")
+    except ModuleNotFoundError:
+        return None
+    return Path(str(folder))
+
+
 def cache_root() -> Path:
     """The per-user cache folder of this tool (SCREEN_CACHE_DIR overrides)."""
     override = os.environ.get("SCREEN_CACHE_DIR")
@@ -345,7 +358,7 @@ class ResolvedFile:
     """A model file found on disk, its sha256 and how far it can be trusted."""
 
     path: Path
-    source: str  #: 'explicit', 'environment', 'project' or 'cache'
+    source: str  #: 'explicit', 'environment', 'project', 'bundled' or 'cache'
     sha256: str = ""
     checksum: Checksum = Checksum.UNPINNED
     problem: FileProblem | None = None  #: why it is refused (MISMATCH, INCOMPLETE), else None
@@ -414,6 +427,9 @@ def candidate_paths(spec: ModelSpec, explicit: str | Path | None = None) -> list
     if spec.env_var and os.environ.get(spec.env_var):
         candidates.append((Path(os.environ[spec.env_var]), "environment"))
     candidates.append((project_weights_dir() / spec.primary.name, "project"))
+    bundled = bundled_weights_dir()
+    if bundled is not None:
+        candidates.append((bundled / spec.primary.name, "bundled"))
     candidates.append((user_cache_dir() / spec.primary.name, "cache"))
     return candidates
 
