@@ -234,6 +234,30 @@ def sconet_job(precision: str, models: dict) -> dict:
             "threads": threads}  # fmt: skip
 
 
+def precision_parity_job(models: dict, count: int = 12) -> dict:
+    """bf16 against fp32 ScoNet on phantom silhouette sequences (all three classes, two views)."""
+    from screen.classes import LABELS
+    from screen.classify import Classifier
+    from screen.phantom import sample_walker
+    from screen.phantom.dataset import DATASET_SIZE, MASK_SCALE
+    from screen.phantom.render import render_masks
+    from screen.silhouette import normalize_sequence
+
+    path = models["sconet"]["path"]
+    fp32, bf16 = (Classifier.from_file(path, precision=p) for p in ("fp32", "bf16"))
+    same, largest = 0, 0.0
+    for i in range(count):
+        label, view = LABELS[i % 3], ("front", "side")[i // 3 % 2]
+        masks = render_masks(sample_walker(label, 500 + i), frames=60, size=DATASET_SIZE,
+                             view=view, scale=MASK_SCALE)  # fmt: skip
+        stored = normalize_sequence(masks).frames
+        a, b = fp32.predict(stored), bf16.predict(stored)
+        same += a.label == b.label
+        largest = max(largest, *(abs(a.probabilities[k] - b.probabilities[k]) for k in LABELS))
+    return {"sequences": count, "same_label": same, "max_probability_difference": round(largest, 4),
+            "weights": models["sconet"]["weights"]}  # fmt: skip
+
+
 def _batch_factory(variant: str, models: dict, videos: list[str]):
     screener = make_screener(videos[0], variant, models)
     return lambda video: screener.screen(video).result
@@ -307,7 +331,8 @@ def table(report: dict) -> str:
         "\n".join(rows),
         "(stage columns: ms of work per analysed frame at 15 fps, summed over threads, so they "
         "overlap; max diff p: largest probability difference from the straightforward fp32 run)",
-        f"ScoNet frames/s: fp32 {sconet['fp32']}, bf16 {sconet['bf16']}",
+        f"ScoNet frames/s: fp32 {sconet['fp32']}, bf16 {sconet['bf16']}; bf16 vs fp32 on "
+        f"phantom sequences: {report['sconet_bf16_parity']}",
         f"peak RSS: 20 s video {rss['20s']} MB, 120 s video {rss['120s']} MB",
         f"batch of {batch['videos']} x 20 s videos: 1 worker "
         f"{batch['workers_1_videos_per_min']} videos/min, 2 workers "
@@ -347,6 +372,7 @@ def main() -> None:
     runs["default, 120 s, cold"] = rss["120s"]
     print("ScoNet throughput ...", flush=True)
     sconet = {p: in_child(sconet_job, p, models)["frames_per_s"] for p in ("fp32", "bf16")}
+    precision_parity = in_child(precision_parity_job, models)
     print("batch throughput ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         copies = []
@@ -363,6 +389,7 @@ def main() -> None:
         "weight_free": {k: runs["weight_free"][k] for k in ("realtime_factor", "ms_per_frame",
                                                              "wall_s", "video_s", "verdict")},
         "sconet_frames_per_s": sconet,
+        "sconet_bf16_parity": precision_parity,
         "peak_rss_mb": {name: run["peak_rss_mb"] for name, run in rss.items()},
         "batch": {"videos": args.videos,
                   "workers_1_videos_per_min": batch[1]["videos_per_min"],
