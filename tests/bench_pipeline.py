@@ -182,6 +182,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
     """Screen `path` `runs` times with one Screener (models loaded once); the last run counts."""
     started = time.perf_counter()
@@ -189,9 +194,10 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
     load_s = time.perf_counter() - started
     walls = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu_seconds()
         screening = screener.screen(path)
         walls.append(time.perf_counter() - started)
+    cpu = _cpu_seconds() - cpu  # of the last run, all threads
     result = screening.result
     timing = result["timing"]
     used = max(result["quality"]["silhouettes_used"], 1)
@@ -204,6 +210,7 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
         "first_run_s": round(walls[0], 2),
         "wall_s": round(walls[-1], 2),
         "realtime_factor": round(timing["video_s"] / walls[-1], 2),
+        "cpu_s": round(cpu, 2),  # / wall_s: how many cores were kept busy
         "ms_per_frame": stages,
         "frames_read": result["quality"]["frames_read"],
         "silhouettes_used": result["quality"]["silhouettes_used"],
