@@ -154,6 +154,8 @@ def make_screener(path: str, variant: str, models: dict):
         values |= {"detector": "background", "segmenter": "background"}
     elif variant == "straightforward":  # one thread per stage, crop by crop, every frame, fp32
         values |= {"workers": 1, "detect_every": 1, "segment_batch": 1, "precision": "fp32"}
+    elif variant == "one_thread":  # the default, but no stage copies: one core per video
+        values |= {"workers": 1}
     elif variant.startswith("every"):  # the default, detecting on every n-th frame
         values |= {"detect_every": int(variant.removeprefix("every"))}
     settings = Settings(**values)
@@ -270,12 +272,12 @@ def _batch_factory(variant: str, models: dict, videos: list[str]):
     return lambda video: screener.screen(video).result
 
 
-def batch_job(videos: list[str], workers: int, models: dict) -> dict:
+def batch_job(videos: list[str], workers: int, models: dict, variant: str = "default") -> dict:
     """Videos per minute through `screen batch`'s worker pool (models loaded once per worker)."""
     from screen.batch import run_jobs
 
     jobs = [(Path(v), Path(v).name) for v in videos]
-    factory = functools.partial(_batch_factory, "default", models, videos)
+    factory = functools.partial(_batch_factory, variant, models, videos)
     started = time.perf_counter()
     outcomes = list(run_jobs(jobs, factory, workers))
     seconds = time.perf_counter() - started
@@ -343,7 +345,8 @@ def table(report: dict) -> str:
         f"peak RSS: 20 s video {rss['20s']} MB, 120 s video {rss['120s']} MB",
         f"batch of {batch['videos']} x 20 s videos: 1 worker "
         f"{batch['workers_1_videos_per_min']} videos/min, 2 workers "
-        f"{batch['workers_2_videos_per_min']} videos/min (x{batch['speedup']})",
+        f"{batch['workers_2_videos_per_min']} videos/min (x{batch['speedup']}); 1 worker "
+        f"without stage threads {batch['workers_1_one_thread_videos_per_min']} videos/min",
         "models: " + ", ".join(f"{k} {v['weights']}" for k, v in report["models"].items()),
         f"load average (1 min) before / after: {report['load_average']}",
     ]
@@ -389,6 +392,7 @@ def main() -> None:
             shutil.copy(Path(videos["20s"]).with_suffix(".json"), copy.with_suffix(".json"))
             copies.append(str(copy))
         batch = {w: in_child(batch_job, copies, w, models) for w in (1, 2)}
+        batch["1, one thread"] = in_child(batch_job, copies, 1, models, "one_thread")
     default = runs["default"]
     report = {
         "neural": {k: default[k] for k in ("realtime_factor", "ms_per_frame", "wall_s", "video_s",
@@ -401,7 +405,8 @@ def main() -> None:
         "batch": {"videos": args.videos,
                   "workers_1_videos_per_min": batch[1]["videos_per_min"],
                   "workers_2_videos_per_min": batch[2]["videos_per_min"],
-                  "speedup": round(batch[2]["videos_per_min"] / batch[1]["videos_per_min"], 2)},
+                  "speedup": round(batch[2]["videos_per_min"] / batch[1]["videos_per_min"], 2),
+                  "workers_1_one_thread_videos_per_min": batch["1, one thread"]["videos_per_min"]},
         "parity": {name: _parity(runs["straightforward"], runs[name]) for name in VARIANTS[1:-1]},
         "runs": runs,
         "models": models,
