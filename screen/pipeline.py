@@ -98,12 +98,10 @@ class SequenceBuilder:
     def __init__(self, keep_masks: bool = True) -> None:
         self.keep_masks = keep_masks
         self.silhouettes: list[Silhouette] = []
-        self.frames: list[np.ndarray] = []
-        self.seen = 0
+        self.frames: list[np.ndarray] = []  # [64, 64] uint8 each
         self.cut = 0
 
     def add(self, silhouette: Silhouette, video: VideoInfo) -> None:
-        self.seen += 1
         if cut_by_frame_edge(silhouette, video.width, video.height):
             self.cut += 1
             return
