@@ -43,7 +43,14 @@ SIZE = (1280, 720)
 SOURCE_FPS = 30.0
 SCONET_FRAMES = 256
 #: the straightforward path first (the reference), the weight-free one last
-VARIANTS = ("straightforward", "default", "every1", "every3", "weight_free")
+VARIANTS = (
+    "straightforward",
+    "default",
+    "every1",
+    "every3",
+    "weight_free_straightforward",
+    "weight_free",
+)
 
 
 # --- inputs, built once -------------------------------------------------------
@@ -139,7 +146,7 @@ class TruthAssisted:
 
 
 def make_screener(path: str, variant: str, models: dict):
-    """A Screener for `variant`: 'straightforward', 'default', 'everyN' or 'weight_free'."""
+    """A Screener for a variant: [weight_free_]straightforward, default, everyN, weight_free."""
     from dataclasses import replace
 
     from screen.backends import StageChoice
@@ -150,9 +157,10 @@ def make_screener(path: str, variant: str, models: dict):
     from screen.settings import Settings
 
     values = {"weights": models["sconet"]["path"]}
-    if variant == "weight_free":
+    weight_free = variant.startswith("weight_free")
+    if weight_free:
         values |= {"detector": "background", "segmenter": "background"}
-    elif variant == "straightforward":  # one thread per stage, crop by crop, every frame, fp32
+    if variant.endswith("straightforward"):  # one thread per stage, crop by crop, every frame, fp32
         values |= {"workers": 1, "detect_every": 1, "segment_batch": 1, "precision": "fp32"}
     elif variant == "one_thread":  # the default, but no stage copies: one core per video
         values |= {"workers": 1}
@@ -160,10 +168,10 @@ def make_screener(path: str, variant: str, models: dict):
         values |= {"detect_every": int(variant.removeprefix("every"))}
     settings = Settings(**values)
     options = frontend_options(settings, cpu_budget(settings))
-    if variant == "straightforward":
+    if variant.endswith("straightforward"):
         options = replace(options, overlap=False)
     detector = segmenter = None
-    if variant != "weight_free":
+    if not weight_free:
         truth = json.loads(Path(path).with_suffix(".json").read_text())
         yolo = YoloDetector(models["yolo"]["path"], imgsz=options.imgsz, threads=options.threads)
         if models["yolo"]["weights"] == "random":
@@ -409,7 +417,9 @@ def main() -> None:
                   "workers_2_videos_per_min": batch[2]["videos_per_min"],
                   "speedup": round(batch[2]["videos_per_min"] / batch[1]["videos_per_min"], 2),
                   "workers_1_one_thread_videos_per_min": batch["1, one thread"]["videos_per_min"]},
-        "parity": {name: _parity(runs["straightforward"], runs[name]) for name in VARIANTS[1:-1]},
+        "parity": {**{name: _parity(runs["straightforward"], runs[name]) for name in VARIANTS[1:4]},
+                   "weight_free": _parity(runs["weight_free_straightforward"],
+                                          runs["weight_free"])},
         "runs": runs,
         "models": models,
         "cpu": {"cores": os.cpu_count(), "bf16": bf16_supported()},
