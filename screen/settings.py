@@ -46,7 +46,9 @@ class Settings:
     precision: str = "auto"  #: auto | fp32 | bf16 for the classifier; auto: bf16 where native
     threads: int = 0  #: CPU threads per network; 0 = the front end's default (1)
     workers: int = 0  #: stage copies on their own threads, and classifier threads; 0 = the cores
-    detect_every: int = 2  #: detect on every n-th analysed frame, interpolating boxes between
+    # Every frame by default: detecting every other frame halved the participant's coverage on
+    # examples/phantom_positive.mp4 (tracks no longer stitched across the walker's turn).
+    detect_every: int = 1  #: detect on every n-th analysed frame, interpolating boxes between
     segment_batch: int = 4  #: participant crops per segmenter call
 
     def __post_init__(self) -> None:
