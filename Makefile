@@ -27,9 +27,11 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -m ''
 
-# Screen a shipped phantom example (a positive walker with a clinician standing by).
+# Screen a shipped phantom example (a positive walker with a clinician standing by), then
+# classify its ground-truth silhouettes: what the model says when segmentation is perfect.
 demo: setup
 	$(VENV)/bin/screen examples/phantom_positive.mp4
+	$(VENV)/bin/screen classify examples/phantom_positive.masks.npz
 
 # The phantom walker videos in examples/ (deterministic: same bytes on every run).
 examples: setup

@@ -37,8 +37,20 @@ def _read_image_folder(path: Path) -> list[np.ndarray]:
     return masks
 
 
+def _read_npz_masks(path: Path) -> list[np.ndarray]:
+    """Masks from an .npz holding `masks` [T, H, W] (phantom ground truth); no pickles allowed."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            masks = archive["masks"]
+    except (OSError, ValueError, KeyError) as error:
+        raise FileProblem(path, f"not an .npz with a 'masks' array ({error})") from None
+    if masks.ndim != 3:
+        raise FileProblem(path, f"expected masks [T, H, W], found shape {list(masks.shape)}")
+    return [np.asarray(mask, np.uint8) * (255 if mask.dtype == np.bool_ else 1) for mask in masks]
+
+
 def read_silhouettes(path: str | Path, threshold: int = 128) -> NormalizedSequence:
-    """Stored-form silhouettes from a .pkl (already stored form), a .gif or a folder of masks.
+    """Stored-form silhouettes from a .pkl (already stored form), a .gif, an .npz or a folder.
 
     Images that are all exactly 64x64 are taken as the stored form already (what
     `screen silhouettes` exports); other images are binarised at `threshold` and
@@ -54,8 +66,10 @@ def read_silhouettes(path: str | Path, threshold: int = 128) -> NormalizedSequen
         masks = _read_image_folder(path)
     elif path.suffix.lower() == ".gif":
         masks = _read_gif(path)
+    elif path.suffix.lower() == ".npz":
+        masks = _read_npz_masks(path)
     else:
-        raise FileProblem(path, "expected a .pkl, a .gif or a folder of mask images")
+        raise FileProblem(path, "expected a .pkl, a .gif, a masks .npz or a folder of mask images")
     if all(mask.shape == (STORED_SIZE, STORED_SIZE) for mask in masks):
         return NormalizedSequence(np.stack(masks).astype(np.uint8), tuple(range(len(masks))))
     return normalize_sequence((mask >= threshold).astype(np.uint8) * 255 for mask in masks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from test_checkpoint import metadata, sequence, trained_looking_model
 
@@ -79,3 +80,27 @@ def test_bad_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["classify", str(pkl), "--weights", str(bad)]) != 0
     err = capsys.readouterr().err
     assert str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+def test_classify_reads_phantom_ground_truth_masks(tmp_path, checkpoint, capsys):
+    from conftest import walker_mask
+
+    masks = np.stack([walker_mask(left=100 + t) > 0 for t in range(35)])
+    np.savez_compressed(tmp_path / "walk.masks.npz", masks=masks)
+    assert (
+        main(
+            [
+                "classify",
+                str(tmp_path / "walk.masks.npz"),
+                "--weights",
+                str(checkpoint),
+                "--json",
+                "-",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["quality"]["silhouettes_used"] == 35
+    np.savez(tmp_path / "objects.npz", masks=np.array([{"x": 1}], dtype=object))
+    assert main(["classify", str(tmp_path / "objects.npz"), "--weights", str(checkpoint)]) != 0
+    assert "not an .npz with a 'masks' array" in capsys.readouterr().err
