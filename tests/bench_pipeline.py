@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache" / "bench"
@@ -110,13 +111,13 @@ def installed(spec_name: str) -> Path | None:
         return None
 
 
-def model_files() -> dict:
+def model_files(sconet: Path | None = None) -> dict:
     """Which files the neural path uses, and whether each is real or random."""
     models = random_models()
     chosen = {}
     for key, spec in (("yolo", "yolo11n"), ("humanseg", "pp-humanseg-v2-mobile"),
                       ("sconet", "sconet-mt-demo")):  # fmt: skip
-        real = installed(spec)
+        real = sconet if key == "sconet" and sconet else installed(spec)
         chosen[key] = {"path": str(real or models[key]), "weights": "real" if real else "random"}
     return chosen
 
@@ -309,7 +310,14 @@ def in_child(target, *args) -> dict:
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, args, queue))
     process.start()
-    status, value = queue.get()
+    while True:
+        try:
+            status, value = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():  # died without a word (a crash in native code)
+                status, value = "error", f"the child process died (exit code {process.exitcode})"
+                break
     process.join()
     if status != "ok":
         raise RuntimeError(f"{target.__name__}{args[:2]}: {value}")
@@ -368,6 +376,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench.json")
     parser.add_argument("--videos", type=int, default=4, help="20 s videos in the batch test")
     parser.add_argument("--quick", action="store_true", help="4 s and 8 s videos: a smoke test")
+    parser.add_argument("--sconet", type=Path, help="a trained ScoNet checkpoint to use instead")
     args = parser.parse_args()
     if args.quick:
         LENGTHS.update({"20s": 4.0, "120s": 8.0})
@@ -376,7 +385,7 @@ def main() -> None:
     load_before = os.getloadavg()
     print("preparing phantom videos and models in .cache/bench (once) ...", flush=True)
     videos = {name: str(phantom_video(name)) for name in LENGTHS}
-    models = model_files()
+    models = model_files(args.sconet)
     random_parts = [k for k, v in models.items() if v["weights"] == "random"]
     if random_parts:
         print(
