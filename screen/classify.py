@@ -181,8 +181,9 @@ class Classifier:
         for start in range(0, len(stored), FEATURE_CHUNK):
             frames = torch.from_numpy(to_model_input(stored[start : start + FEATURE_CHUNK]))
             frames = frames.to(self.device)  # [c, 64, 44]
-            with self._autocast():
-                yield self.model.frame_features(frames).float()  # [c, 512, 16, 11]
+            with self._autocast():  # the backbone only: the head stays in fp32
+                features = self.model.frame_features(frames).float()  # [c, 512, 16, 11]
+            yield features  # outside the autocast block, or the caller would run under it
 
     @torch.inference_mode()
     def window_probabilities(
