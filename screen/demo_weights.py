@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -280,13 +281,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in models.items():
         accuracy = {p: f["accuracy"]["value"] for p, f in result["protocols"].items()}
         print(f"{name}: accuracy {accuracy}, sha256 {result['sha256']}")
-    print(f"wrote {args.weights}, {results_path}, {args.card}")
-    print(
-        f"the spec models/{MT_NAME}.toml may pin this file: sha256 = "
-        f'"{models[MT_NAME]["sha256"]}" (or `screen weights forget {MT_NAME}` if an older '
-        "file was trusted on first use)"
-    )
+    spec = pin_spec_checksum(args.card.with_name(f"{MT_NAME}.toml"), models[MT_NAME]["sha256"])
+    print(f"wrote {args.weights}, {results_path}, {args.card}; pinned its sha256 in {spec}")
     return 0
+
+
+def pin_spec_checksum(spec_path: Path, sha256: str) -> Path:
+    """Pin the published file's sha256 in its spec, so a changed file is refused at load time."""
+    text = spec_path.read_text(encoding="utf-8")
+    line = f'files = [{{ name = "{MT_NAME}.safetensors", sha256 = "{sha256}" }}]'
+    pinned, count = re.subn(r"^files = \[.*\]$", line, text, flags=re.MULTILINE)
+    if count != 1:
+        raise SystemExit(f"{spec_path}: expected one `files = [...]` line to pin the checksum")
+    spec_path.write_text(pinned, encoding="utf-8")
+    return spec_path
 
 
 if __name__ == "__main__":
