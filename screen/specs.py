@@ -78,10 +78,13 @@ class ModelSpec:
         return self.files[0]
 
     def card_text(self) -> str | None:
-        """The model card's markdown, where the spec names one."""
+        """The model card's markdown, where the spec names one and it exists."""
         if self.card is None:
             return None
-        return _models_dir().joinpath(self.card).read_text(encoding="utf-8")
+        try:
+            return _models_dir().joinpath(self.card).read_text(encoding="utf-8")
+        except FileNotFoundError:  # a card not written yet must not stop a batch report
+            return None
 
 
 def _parse_weight_file(entry: dict) -> WeightFile:

@@ -310,3 +310,14 @@ def test_hashes_are_cached_by_size_and_mtime_and_verify_rereads(places, monkeypa
     assert fresh.checksum is Checksum.MISMATCH and fresh.sha256 != first
     target.write_bytes(b"z" * 100_001)
     assert cached_sha256(target) != first and len(reads) == 3
+
+
+def test_a_missing_model_card_reads_as_none(tmp_path):
+    from screen.specs import get_spec
+
+    (tmp_path / "m.toml").write_text(
+        'name = "m"\nkind = "classifier"\narchitecture = "sconet"\ndescription = "d"\n'
+        'files = [{ name = "m.safetensors" }]\nlicense = "x"\nintended_use = "test"\n'
+        'clinical = false\ncard = "absent.card.md"\n'
+    )
+    assert get_spec("m", tmp_path).card_text() is None
