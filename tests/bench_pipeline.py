@@ -47,7 +47,7 @@ SCONET_FRAMES = 256
 VARIANTS = (
     "straightforward",
     "default",
-    "every1",
+    "every2",
     "every3",
     "weight_free_straightforward",
     "weight_free",
