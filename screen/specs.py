@@ -179,14 +179,11 @@ def project_weights_dir() -> Path:
 def bundled_weights_dir() -> Path | None:
     """Model files shipped inside the installed package (the demo checkpoint), if any.
 
-    A wheel maps the project's weights/ to the package screen._weights; a source
-    checkout has no such package and finds the same files in weights/.
+    A wheel maps the project's weights/ to screen/_weights/; a source checkout has
+    no such folder and finds the same files in weights/.
     """
-    try:
-        folder = resources.files("screen._weights")
-    except ModuleNotFoundError:
-        return None
-    return Path(str(folder))
+    folder = Path(__file__).resolve().parent / "_weights"
+    return folder if folder.is_dir() else None
 
 
 def cache_root() -> Path:
