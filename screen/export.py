@@ -23,9 +23,9 @@ from rich.progress import Progress
 from .batch import find_videos
 from .classes import Label
 from .errors import FileProblem, ScreenError
-from .frontend import extract_silhouettes
+from .frontend import Frontend
 from .pickles import write_silhouette_pickle
-from .pipeline import frontend_options, participant_sequence
+from .pipeline import cpu_budget, frontend_options, participant_sequence
 from .settings import Settings
 
 UNLABELLED = "unlabelled"  #: the label folder when --label is not given (screen train needs one)
@@ -92,11 +92,13 @@ def export_silhouettes(
         raise FileProblem(source, "no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
     secret = _salt(out, salt) if pseudonymize else None
+    # One front end for the whole folder: its networks load once, not once per video.
+    runner = Frontend(frontend_options(settings, cpu_budget(settings)))
     lines = []
     for relative, video in videos.items():
         name = pseudonym(relative, secret) if secret else _safe_id(relative)
         folder = _inside(out, out / name / (label or UNLABELLED) / view)
-        frontend = extract_silhouettes(video, frontend_options(settings), progress)
+        frontend = runner.extract(video, progress)
         participant = participant_sequence(frontend)
         if not participant.silhouettes:
             lines.append(
