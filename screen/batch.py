@@ -166,6 +166,10 @@ def run_jobs(
     context = multiprocessing.get_context("spawn")  # no forked torch/paddle state
     with context.Pool(workers, initializer=_init_worker, initargs=(factory, threads)) as pool:
         yield from pool.imap_unordered(_run_one, jobs, chunksize=1)
+        # Let the workers exit on their own: the context's terminate() would SIGTERM them,
+        # and Paddle prints a crash banner on SIGTERM.
+        pool.close()
+        pool.join()
 
 
 def csv_row(relative: str, state: dict) -> dict:
