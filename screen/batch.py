@@ -225,9 +225,8 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .classes import ClassOrder
-    from .classify import load_classifier
     from .errors import FileProblem, ScreenError
+    from .pipeline import classifier_from_settings
     from .report import write_report
     from .specs import get_spec
     from .verdict import honesty_note
@@ -239,8 +238,7 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
         raise ScreenError(f"{folder}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
     out = out.resolve()
     # The classifier is loaded here once to fail early and to describe it in the report.
-    order = ClassOrder.parse(settings.class_order) if settings.class_order else None
-    classifier = load_classifier(settings.weights, order)
+    classifier = classifier_from_settings(settings)
     relative = {video.relative_to(folder).as_posix(): video for video in videos}
     state = BatchState(out)
     try:

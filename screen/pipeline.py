@@ -135,6 +135,17 @@ class Screening:
     frontend: FrontendResult
 
 
+def classifier_from_settings(settings: Settings) -> Classifier:
+    """The classifier the settings name (default: the demo model), loaded and checked."""
+    return load_classifier(
+        settings.weights,
+        settings.parsed_class_order,
+        device=settings.device,
+        precision=settings.precision,
+        clip_stride=settings.clip_stride,
+    )
+
+
 class Screener:
     """Screens videos with one loaded classifier and fixed settings."""
 
@@ -144,17 +155,9 @@ class Screener:
         classifier: Classifier | None = None,
         frontend: Frontend | None = None,
     ) -> None:
-        from .classes import ClassOrder
-
         self.settings = settings
         budget = cpu_budget(settings)
-        self.classifier = classifier or load_classifier(
-            settings.weights,
-            ClassOrder.parse(settings.class_order) if settings.class_order else None,
-            device=settings.device,
-            precision=settings.precision,
-            clip_stride=settings.clip_stride,
-        )
+        self.classifier = classifier or classifier_from_settings(settings)
         if self.classifier.threads is None:
             self.classifier.threads = budget  # the detector leaves torch on one thread
         self.frontend = frontend or Frontend(frontend_options(settings, budget))

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .classes import ClassOrder
 from .errors import ScreenError
 
 
@@ -56,6 +57,11 @@ class Settings:
             raise SettingsError(f"fps must be positive, got {self.fps}")
         if self.rotate not in (None, 0, 90, 180, 270):
             raise SettingsError(f"rotate must be 0, 90, 180 or 270, got {self.rotate}")
+        if self.class_order is not None:
+            try:
+                ClassOrder.parse(self.class_order)
+            except ValueError as error:
+                raise SettingsError(str(error)) from None
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SettingsError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         for name in ("detect_confidence", "mask_threshold", "track_high_thresh", "track_low_thresh",
@@ -67,6 +73,11 @@ class Settings:
             raise SettingsError("clip_stride and min_silhouettes must be at least 1")
         if self.detect_every < 1 or self.segment_batch < 1 or self.workers < 0:
             raise SettingsError("detect_every and segment_batch must be at least 1, workers >= 0")
+
+    @property
+    def parsed_class_order(self) -> ClassOrder | None:
+        """The stated class order of an OpenGait classifier, or None."""
+        return ClassOrder.parse(self.class_order) if self.class_order else None
 
     def to_dict(self) -> dict:
         return asdict(self)

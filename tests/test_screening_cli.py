@@ -249,3 +249,10 @@ def test_batch_resumes_after_sigkill(videos, weights, tmp_path):
     assert len(rows) == 7 and len({row["video"] for row in rows}) == 7  # each file exactly once
     assert sum(row["status"] == "done" for row in rows) == 5
     assert sum(row["status"] == "failed" for row in rows) == 2
+
+
+def test_a_bad_class_order_is_one_line(videos, capsys):
+    code = main([str(videos["negative"]), "--class-order", "sideways"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "unknown class order" in err
