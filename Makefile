@@ -43,13 +43,13 @@ examples: setup
 		--seconds 8 --size 640x360
 
 # The committed demo classifier, about 50 min on an idle 2-core CPU: a phantom dataset at the
-# paper's 1:1:8 training ratio (~1 min) -> ScoNet-MT, then plain ScoNet, with the same short
-# schedule (~21 min each: the paper's recipe, but 8 ids x 2 sequences x 30 frames for
-# DEMO_ITERATIONS iterations at ~8.5 s each, lr x0.1 at 50/70/90% of them) -> both evaluated on the
-# held-out phantom test split (~3.5 min each) -> weights/sconet-mt-demo.safetensors (fp16) and
+# paper's 1:1:8 training ratio (~0.5 min) -> ScoNet-MT, then plain ScoNet, with the same short
+# schedule (~21.5 min each: the paper's recipe, but 8 ids x 2 sequences x 30 frames for
+# DEMO_ITERATIONS iterations at ~11.7 s each, lr x0.1 at 50/70/90% of them) -> both evaluated on
+# the held-out phantom test split (~2-3 min each) -> weights/sconet-mt-demo.safetensors (fp16) and
 # models/sconet-mt-demo.card.md, whose numbers come from this run.
 DEMO_DIR ?= data/demo
-DEMO_ITERATIONS ?= 150
+DEMO_ITERATIONS ?= 110
 DEMO_SCHEDULE ?= --iterations $(DEMO_ITERATIONS) --batch 8x2 --frames 30 --lr 0.1 \
 	--milestones $(shell echo $$(($(DEMO_ITERATIONS)*5/10)),$$(($(DEMO_ITERATIONS)*7/10)),$$(($(DEMO_ITERATIONS)*9/10))) \
 	--save-every 50 --seed 0
