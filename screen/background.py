@@ -5,6 +5,10 @@ the whole video: someone who walks through is at any pixel only briefly, so the
 median shows the empty scene and the first seconds are usable at once (a
 subtractor learning from scratch would miss them).  MOG2, started from that
 median, then follows slow lighting changes; its shadow label is excluded.
+
+The subtraction runs on frames shrunk to `WORK_SIDE` pixels: a walker is still
+well over 64 pixels tall there (the silhouette ScoNet reads), and it is about 3x
+faster than at 720p.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 BACKGROUND_SAMPLES = 15  #: frames the median is taken over (odd: an exact median)
 _SHADOW = 127  # MOG2's label for shadow pixels (foreground is 255)
 _MEDIAN_ROWS = 64  # rows per chunk, to bound the memory of the median
+WORK_SIDE = 640  #: longer side of the frames the foreground is computed on
 
 
 def estimate_background(images: Sequence[np.ndarray]) -> np.ndarray:
@@ -62,7 +67,12 @@ def unreliable_share(
 
 
 class ForegroundModel:
-    """Pixels that differ from the background, with shadows left out.
+    """Pixels that differ from the background, with shadows left out, at working resolution.
+
+    Frames go in at full size; `shrink` brings them to the working size (longer
+    side at most `work_side`) and `foreground` takes the shrunk frame, so a caller
+    that also needs the shrunk pixels shrinks once.  `scale` maps frame pixels to
+    working pixels.
 
     `var_threshold` is MOG2's squared Mahalanobis distance for "foreground".  A
     pixel of the background's colour but darker by a factor between `shadow` and
@@ -78,22 +88,33 @@ class ForegroundModel:
         var_threshold: float = 24.0,
         history: int = 500,
         shadow: float = 0.7,
+        work_side: int = WORK_SIDE,
     ) -> None:
-        self.background = background
+        height, width = background.shape[:2]
+        self.frame_shape = background.shape
+        self.scale = min(1.0, work_side / max(height, width))
+        self.size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        self.background = self.shrink(background)  #: the empty scene at working resolution
         self.learning_rate = 1.0 / history
         self._mog = cv2.createBackgroundSubtractorMOG2(history, var_threshold, True)
         self._mog.setShadowThreshold(shadow)
         # Compressed video is noisier than MOG2's default start variance expects.
         self._mog.setVarInit(30.0)
-        self._mog.apply(background, learningRate=1.0)  # 1.0: start the model from this image
+        self._mog.apply(self.background, learningRate=1.0)  # 1.0: start the model from this image
 
-    def foreground(self, image: np.ndarray) -> np.ndarray:
-        """[h, w] uint8 mask, 255 where something stands in front of the background."""
-        if image.shape != self.background.shape:
+    def shrink(self, image: np.ndarray) -> np.ndarray:
+        """A full-size frame at working resolution."""
+        if image.shape != self.frame_shape:
             raise ValueError(
-                f"frame {image.shape} does not match the background {self.background.shape}"
+                f"frame {image.shape} does not match the background {self.frame_shape}"
             )
-        labels = self._mog.apply(image, learningRate=self.learning_rate)
+        if self.scale == 1.0:
+            return image
+        return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+
+    def foreground(self, small: np.ndarray) -> np.ndarray:
+        """[h, w] uint8 mask of a shrunk frame, 255 where something stands before the background."""
+        labels = self._mog.apply(small, learningRate=self.learning_rate)
         return np.where(labels == 255, np.uint8(255), np.uint8(0))
 
 

@@ -101,7 +101,7 @@ class BackgroundDetector:
         self.min_height = min_height
         self.aspect = aspect
         self.min_fill = min_fill
-        height = background.shape[0]
+        height = self.foreground.background.shape[0]  # kernels work at the working resolution
         self._open = kernel(max(3, height // 160))
         # Tall closing joins a body split where clothes match the floor or wall.
         self._close = cv2.getStructuringElement(
@@ -109,7 +109,7 @@ class BackgroundDetector:
         )
 
     def detect(self, frame: Frame) -> Detections:
-        mask = self.foreground.foreground(frame.image)
+        mask = self.foreground.foreground(self.foreground.shrink(frame.image))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -125,26 +125,36 @@ class BackgroundDetector:
             scores.append(min(1.0, 0.3 + fill))
         if not boxes:
             return Detections.empty()
-        return Detections.from_arrays(np.array(boxes), np.array(scores))
+        height, width = frame.image.shape[:2]
+        xyxy = np.minimum(np.array(boxes) / self.foreground.scale, [width, height, width, height])
+        return Detections.from_arrays(xyxy, np.array(scores))
 
 
 def _merge_split_blobs(blobs: list[list[int]], gap: float = 0.15) -> list[list[int]]:
-    """Join blobs side by side with a narrow gap: one person cut by a pole or door frame.
+    """Join the parts of one person that the foreground split in two.
 
-    Two blobs merge when they overlap vertically by half the shorter one and the
-    horizontal gap is under `gap` times the taller one's height.  Each blob is
+    Side by side (a pole or door frame in front): they overlap vertically by half
+    the shorter one.  Stacked (a shirt the colour of the wall behind): they
+    overlap horizontally by half the narrower one.  Either way the gap between
+    them is under `gap` times the taller one's height.  Each blob is
     [x1, y1, x2, y2, pixel area].
     """
+
+    def one_person(a: list[int], b: list[int]) -> bool:
+        taller = max(a[3] - a[1], b[3] - b[1])
+        rows = min(a[3], b[3]) - max(a[1], b[1])  # > 0: overlap, < 0: gap
+        columns = min(a[2], b[2]) - max(a[0], b[0])
+        side_by_side = rows >= 0.5 * min(a[3] - a[1], b[3] - b[1]) and -columns <= gap * taller
+        stacked = columns >= 0.5 * min(a[2] - a[0], b[2] - b[0]) and -rows <= gap * taller
+        return side_by_side or stacked
+
     merged = True
     while merged:
         merged = False
         for i, a in enumerate(blobs):
             for j in range(i + 1, len(blobs)):
                 b = blobs[j]
-                shorter = min(a[3] - a[1], b[3] - b[1])
-                overlap = min(a[3], b[3]) - max(a[1], b[1])
-                between = max(a[0], b[0]) - min(a[2], b[2])
-                if overlap >= 0.5 * shorter and between <= gap * max(a[3] - a[1], b[3] - b[1]):
+                if one_person(a, b):
                     blobs[i] = [
                         min(a[0], b[0]),
                         min(a[1], b[1]),

@@ -290,15 +290,35 @@ class BackgroundSegmenter:
         self.foreground = ForegroundModel(background, var_threshold=var_threshold)
         self.expand = expand
         self.reflections = reflections
-        self._kernel = kernel(max(3, background.shape[0] // 200))
+        self._kernel = kernel(max(3, self.foreground.background.shape[0] // 200))
 
     def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
-        full = self.foreground.foreground(frame.image)  # the whole frame keeps the model current
-        left, top, right, bottom = expand_box(box, frame.size, self.expand)
+        model = self.foreground
+        small = model.shrink(frame.image)
+        full = model.foreground(small)  # the whole frame keeps the model current
+        left, top, right, bottom = expand_box(
+            np.asarray(box) * model.scale, model.size, self.expand
+        )
         mask = full[top:bottom, left:right]
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
         if self.reflections:  # before filling holes: legs and their mirror image enclose one
-            crop = frame.image[top:bottom, left:right]
-            mask = cut_reflection(mask, crop, self.foreground.background[top:bottom, left:right])
-        return CropMask(left, top, largest_component(fill_holes(mask)))
+            crop = small[top:bottom, left:right]
+            mask = cut_reflection(mask, crop, model.background[top:bottom, left:right])
+        mask = largest_component(fill_holes(mask))
+        return _to_frame_pixels(mask, (left, top, right, bottom), model.scale, frame.size)
+
+
+def _to_frame_pixels(
+    mask: np.ndarray, region: tuple[int, int, int, int], scale: float, size: tuple[int, int]
+) -> CropMask:
+    """A working-resolution crop mask at frame resolution (smooth edges, not blocks)."""
+    if scale == 1.0:
+        return CropMask(region[0], region[1], mask)
+    width, height = size
+    left, top = int(region[0] / scale), int(region[1] / scale)
+    right, bottom = min(width, round(region[2] / scale)), min(height, round(region[3] / scale))
+    grown = cv2.resize(
+        mask, (max(1, right - left), max(1, bottom - top)), interpolation=cv2.INTER_LINEAR
+    )
+    return CropMask(left, top, np.where(grown >= 128, np.uint8(255), np.uint8(0)))

@@ -81,3 +81,19 @@ def test_background_detector_ignores_shadows():
     person[80:200, 100:140] = (30, 30, 200)
     assert len(detector.detect(Frame(0, 0.0, shadowed))) == 0
     assert len(detector.detect(Frame(1, 0.1, person))) == 1
+
+
+def test_background_detector_joins_a_body_split_at_the_waist():
+    # A shirt the colour of the wall leaves head+shoulders and legs as two blobs, one above
+    # the other, with a gap wider than the morphology closes: still one person, one box.
+    background = textured_background()
+    person = background.copy()
+    person[60:100, 140:180] = (30, 30, 200)  # head and shoulders
+    person[111:200, 142:178] = (200, 40, 40)  # hips and legs, 11 px below
+    beside = person.copy()
+    beside[111:200, 230:266] = (40, 200, 40)  # someone else's legs, beside: stays apart
+    detector = BackgroundDetector(background)
+    found = detector.detect(Frame(0, 0.0, person))
+    assert len(found) == 1
+    assert found.xyxy[0][1] <= 61 and found.xyxy[0][3] >= 199
+    assert len(BackgroundDetector(background).detect(Frame(0, 0.0, beside))) == 2

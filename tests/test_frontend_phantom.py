@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from synthetic_video import mask_iou
 
-from screen.background import estimate_background
+from screen.background import WORK_SIDE, estimate_background
 from screen.detect import BackgroundDetector
 from screen.frames import Detections, Frame, box_iou
 from screen.frontend import FrontendOptions, extract_silhouettes, track_people
@@ -20,14 +20,14 @@ from screen.video import FrameSource
 WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
 
 
-def phantom(folder, seed: int, view: str = "side"):
-    """An 8 s, 640x360 phantom with a clinician standing by and a passer-by; its truth."""
-    video = folder / f"{view}-{seed}.mp4"
+def phantom(folder, seed: int, view: str = "side", size: tuple[int, int] = (640, 360)):
+    """An 8 s phantom with a clinician standing by and a passer-by; its truth."""
+    video = folder / f"{view}-{seed}-{size[0]}x{size[1]}.mp4"
     truth_path = render_video(
         video,
         sample_walker("neutral", seed),
         view=view,
-        size=(640, 360),
+        size=size,
         seconds=8.0,
         distractors=("clinician", "passerby"),
     )
@@ -79,7 +79,17 @@ def test_participant_chosen_over_clinician_and_passer_by(side_view):
 
 
 def test_weight_free_silhouettes_match_phantom_masks(side_view):
-    video, boxes, masks = side_view
+    _assert_weight_free_silhouettes_match(*side_view)
+
+
+def test_weight_free_stages_on_720p_work_shrunk_and_answer_in_frame_pixels(tmp_path):
+    # 1280x720 is shrunk to WORK_SIDE for background subtraction; boxes and masks must still
+    # land on the walker in full-size frame coordinates.
+    assert max(1280, 720) > WORK_SIDE
+    _assert_weight_free_silhouettes_match(*phantom(tmp_path, 1, size=(1280, 720)))
+
+
+def _assert_weight_free_silhouettes_match(video, boxes, masks):
     result = extract_silhouettes(video, WEIGHT_FREE)
     assert result.flags == ()
     size = (result.video.width, result.video.height)
