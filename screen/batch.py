@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cores import CPU_SHARE_VARIABLE, available_cores
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
 STATE_FILE = "state.sqlite"
 CSV_FILE = "results.csv"
@@ -126,6 +128,7 @@ _worker_screen: Callable[[Path], dict] | None = None
 def _init_worker(factory: Callable[[], Callable[[Path], dict]], threads: int) -> None:
     global _worker_screen
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ[CPU_SHARE_VARIABLE] = str(threads)  # read by cpu_budget
     import torch
 
     torch.set_num_threads(threads)
@@ -157,7 +160,7 @@ def run_jobs(
     """Screen each (video, relative path) in `workers` processes; yield outcomes as they finish."""
     if not jobs:
         return
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = max(1, available_cores() // max(1, workers))
     if workers <= 1:
         _init_worker(factory, threads)
         for job in jobs:

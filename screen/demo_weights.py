@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import re
 import shlex
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from .checkpoint import ModelMetadata, load_checkpoint, save_checkpoint
 from .classes import LABELS
+from .cores import available_cores
 
 MT_NAME = "sconet-mt-demo"
 CE_NAME = "sconet-demo"
@@ -246,7 +246,7 @@ def _hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{name}, {len(os.sched_getaffinity(0))} cores"
+    return f"{name}, {available_cores()} cores"
 
 
 def main(argv: list[str] | None = None) -> int:

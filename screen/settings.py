@@ -47,8 +47,10 @@ class Settings:
     precision: str = "auto"  #: auto | fp32 | bf16 for the classifier; auto: bf16 where native
     threads: int = 0  #: CPU threads per network; 0 = the front end's default (1)
     workers: int = 0  #: stage copies on their own threads, and classifier threads; 0 = the cores
-    # Every frame by default: detecting every other frame halved the participant's coverage on
-    # examples/phantom_positive.mp4 (tracks no longer stitched across the walker's turn).
+    # Every frame by default: detecting every other frame is ~30% faster and tracks as well,
+    # but interpolated boxes move the crops, and `make bench` measured probabilities 0.03 away
+    # from the fp32 reference (0.08 and another verdict on the weight-free path): over the 0.01
+    # the speed work may cost.
     detect_every: int = 1  #: detect on every n-th analysed frame, interpolating boxes between
     segment_batch: int = 4  #: participant crops per segmenter call
 

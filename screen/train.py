@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pickle
 import time
 import tomllib
@@ -28,6 +27,7 @@ import torch
 
 from .checkpoint import ModelMetadata, save_checkpoint
 from .classes import ClassOrder
+from .cores import available_cores
 from .dataset import SilhouetteDataset
 from .errors import CheckpointError, FileProblem, ScreenError
 from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
@@ -183,7 +183,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def set_threads(threads: int) -> int:
     """Set torch's CPU threads explicitly (another library may have left it at one)."""
-    count = threads or len(os.sched_getaffinity(0))
+    count = threads or available_cores()
     torch.set_num_threads(count)
     return count
 

@@ -20,7 +20,8 @@ from screen.classes import LABELS
 from screen.classify import Classifier, bf16_supported, clip_windows
 from screen.frontend import Frontend, ordered_map, prefetch
 from screen.phantom import render_video, sample_walker
-from screen.pipeline import Screener, frontend_options
+from screen.cores import CPU_SHARE_VARIABLE
+from screen.pipeline import Screener, cpu_budget, frontend_options
 from screen.segment import PaddleHumanSegmenter
 from screen.settings import Settings
 
@@ -82,14 +83,13 @@ def test_threads_batches_and_prefetch_give_identical_silhouettes(video, humanseg
 
 
 def test_default_fast_path_keeps_the_verdict_and_probabilities(video, humanseg, reference):
-    fast = screener(humanseg, workers=2, detect_every=2, precision="auto").screen(video)
+    fast = screener(humanseg, workers=2).screen(video)  # the defaults, precision auto
     assert fast.result["pipeline"]["precision"] == ("bf16" if bf16_supported() else "fp32")
     assert fast.result["verdict"] == reference.result["verdict"]
     for label in LABELS:
         assert fast.result["probabilities"][label] == pytest.approx(
             reference.result["probabilities"][label], abs=0.01
         )
-    # boxes between detections are interpolated: nearly every frame still has its silhouette
     used = reference.result["quality"]["silhouettes_used"]
     assert fast.result["quality"]["silhouettes_used"] >= used - 3
 
@@ -170,3 +170,16 @@ def test_prefetch_passes_errors_on_and_stops_its_thread_early():
     assert next(stream) == 0
     stream.close()  # the consumer stops early: the producer must not hang
     assert threading.active_count() <= before
+
+
+def test_a_run_uses_every_core_even_when_torch_was_left_on_one_thread(monkeypatch):
+    # Importing Paddle sets OMP_NUM_THREADS=1 for child processes, whose torch then starts on
+    # one thread; the budget must not follow it (a bench child once ran on one core of two).
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.delenv(CPU_SHARE_VARIABLE, raising=False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr("screen.cores.available_cores", lambda: 4)
+    assert cpu_budget(Settings()) == 4
+    assert cpu_budget(Settings(workers=3)) == 3  # explicit setting wins
+    monkeypatch.setenv(CPU_SHARE_VARIABLE, "2")  # a `screen batch` worker's share
+    assert cpu_budget(Settings()) == 2
