@@ -247,7 +247,7 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
     try:
         hashes = {name: content_hash(path) for name, path in relative.items()}
         pending = state.register(hashes)
-        workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+        workers = max(1, min(workers or available_cores(), len(pending) or 1))
         jobs = [(relative[name], name) for name in pending]
         factory = functools.partial(make_video_screener, settings)
         progress = Progress(

@@ -41,7 +41,7 @@ def cpu_budget(settings: Settings) -> int:
 
     Not torch's thread count: importing Paddle sets OMP_NUM_THREADS=1 for child
     processes, whose torch then starts on one thread, and a run quietly used one
-    core of two (measured: 20.8 s instead of about 12 s for a 20 s video).
+    core of two (a bench child screened a 20 s video in 28.8 s instead of 25.6 s).
     """
     return settings.workers or core_share()
 

@@ -18,9 +18,9 @@ from random_models import humanseg_model
 from screen.backends import StageChoice
 from screen.classes import LABELS
 from screen.classify import Classifier, bf16_supported, clip_windows
+from screen.cores import CPU_SHARE_VARIABLE
 from screen.frontend import Frontend, ordered_map, prefetch
 from screen.phantom import render_video, sample_walker
-from screen.cores import CPU_SHARE_VARIABLE
 from screen.pipeline import Screener, cpu_budget, frontend_options
 from screen.segment import PaddleHumanSegmenter
 from screen.settings import Settings
