@@ -27,7 +27,7 @@ STATE_FILE = "state.sqlite"
 CSV_FILE = "results.csv"
 CSV_COLUMNS = (
     "video", "status", "verdict", "action", "confidence",
-    "p_negative", "p_neutral", "p_positive", "flags", "error",
+    "p_negative", "p_neutral", "p_positive", "flags", "error", "note",
 )  # fmt: skip
 
 _SCHEMA = """
@@ -194,6 +194,7 @@ def csv_row(relative: str, state: dict) -> dict:
         "p_positive": fmt(probabilities.get("positive")),
         "flags": ";".join(result.get("quality", {}).get("flags", [])),
         "error": state["error"] or "",
+        "note": result.get("note", ""),  # e.g. NOT FOR CLINICAL USE: the row says it too
     }
 
 

@@ -211,6 +211,7 @@ def test_batch_with_bad_files_reports_every_file(videos, weights, tmp_path, caps
     assert rows["notes.mp4"]["status"] == "failed" and "not a video" in rows["notes.mp4"]["error"]
     assert rows["corrupt.mp4"]["status"] == "failed" and rows["corrupt.mp4"]["error"]
     assert rows["student_00.mp4"]["status"] == "done" and rows["student_00.mp4"]["verdict"]
+    assert rows["student_00.mp4"]["note"].startswith("NOT FOR CLINICAL USE")
     report = (out / "report.html").read_text()
     assert "notes.mp4" in report and "NOT FOR CLINICAL USE" in report
 
