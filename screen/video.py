@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,16 +191,27 @@ class FrameSource:
             scale=scale,
         )
 
-    def _decoded(self) -> Iterator[tuple[int, float, np.ndarray]]:
-        """Every source frame as (source index, seconds, upright image)."""
+    def _decoded(self) -> Iterator[tuple[int, float, Callable[[], np.ndarray | None]]]:
+        """Every source frame as (source index, seconds, picture getter).
+
+        The getter returns the upright picture, or None if it cannot be had; it
+        is valid until the next frame is taken.  Frames nobody asks for are
+        only decoded, never converted to BGR (about a third of a read's cost).
+        """
         capture = _open(self.path)
         period = 1.0 / self.info.source_fps if self.info.source_fps else 1.0 / self.fps
         previous = -math.inf
         count = 0
+
+        def picture() -> np.ndarray | None:
+            with _quiet_opencv():
+                ok, image = capture.retrieve()
+            return _upright(image, self.info) if ok else None
+
         try:
             while True:
                 with _quiet_opencv():
-                    ok, image = capture.read()
+                    ok = capture.grab()
                 if not ok:
                     break
                 # The container's timestamp where it is sane, else the nominal frame time.
@@ -208,7 +219,7 @@ class FrameSource:
                 if not (math.isfinite(stamp) and stamp > previous):
                     stamp = previous + period if count else 0.0
                 previous = stamp
-                yield count, stamp, _upright(image, self.info)
+                yield count, stamp, picture
                 count += 1
         finally:
             capture.release()
@@ -238,31 +249,54 @@ class FrameSource:
         Output frame k is the source frame nearest to time t0 + k/fps (t0: the
         first frame's time), so rates like 29.97 resample without drift.  A
         source slower than `fps` yields each of its frames once, never duplicates.
+        Only frames that may be picked are converted to pictures: those nearest
+        to a slot, judged with the next frame expected one source period later
+        (with a margin, so that jittery timestamps still find their picture).
         """
         step = 1.0 / self.fps
         source_period = 1.0 / self.info.source_fps if self.info.source_fps else step
         origin: float | None = None
         k = 0  # next output slot
         emitted = -1  # source index of the last frame yielded
-        previous: tuple[int, float, np.ndarray] | None = None
-        for current in self._decoded():
-            index, stamp, _ = current
+        previous: tuple[int, float, np.ndarray | None] | None = None
+        for index, stamp, picture in self._decoded():
             if origin is None:
                 origin = stamp
+            image = picture() if self._may_pick(origin, k, step, previous, stamp) else None
+            current = (index, stamp, image)
             while origin + k * step <= stamp:
                 target = origin + k * step
                 best = current
-                if previous is not None and target - previous[1] <= stamp - target:
-                    best = previous
-                if best[0] != emitted:
+                if previous is not None and previous[2] is not None:
+                    if target - previous[1] <= stamp - target or current[2] is None:
+                        best = previous
+                if best[0] != emitted and best[2] is not None:
                     emitted = best[0]
                     yield Frame(k, best[1], best[2])
                 k += 1
             previous = current
         # The last frame also covers the slot just after it, up to one source period.
         if previous is not None and previous[0] != emitted and origin is not None:
-            if origin + k * step < previous[1] + source_period / 2:
+            if origin + k * step < previous[1] + source_period / 2 and previous[2] is not None:
                 yield Frame(k, previous[1], previous[2])
+
+    def _may_pick(
+        self,
+        origin: float,
+        k: int,
+        step: float,
+        previous: tuple[int, float, np.ndarray | None] | None,
+        stamp: float,
+    ) -> bool:
+        """Whether the frame at `stamp` may be the nearest to a slot from slot `k` on."""
+        source_period = 1.0 / self.info.source_fps if self.info.source_fps else step
+        target = origin + k * step
+        while target <= stamp:  # slots decided now, between the previous frame and this one
+            if previous is None or previous[2] is None or target - previous[1] > stamp - target:
+                return True
+            k += 1
+            target = origin + k * step
+        return target <= stamp + 0.75 * source_period  # a slot before the next frame's midpoint
 
     def sample(self, count: int) -> list[np.ndarray]:
         """About `count` upright frames spread evenly over the video (for a background estimate)."""

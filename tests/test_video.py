@@ -208,3 +208,38 @@ def test_each_bad_file_gives_a_typed_error_naming_it(tmp_path, make, error, mess
         list(FrameSource(path).frames())
     assert str(caught.value).startswith(str(path))
     assert isinstance(caught.value, FileProblem)
+
+
+class _CountingCapture:
+    """A cv2.VideoCapture that counts the pictures converted (retrieve calls)."""
+
+    def __init__(self, capture: cv2.VideoCapture, counter: list[int]) -> None:
+        self._capture = capture
+        self._counter = counter
+
+    def retrieve(self, *args):
+        self._counter[0] += 1
+        return self._capture.retrieve(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._capture, name)
+
+
+def test_each_picked_frame_shows_its_own_picture_and_skipped_ones_are_not_converted(
+    tmp_path, monkeypatch
+):
+    import screen.video as video_module
+
+    video = write_video(tmp_path / "clip.avi", 30.0, 90)
+    converted = [0]
+    opened = video_module._open
+    monkeypatch.setattr(
+        video_module, "_open", lambda path: _CountingCapture(opened(path), converted)
+    )
+    out = list(FrameSource(video, fps=15.0).frames())
+    assert len(out) == 45
+    for frame in out:
+        source_index = round(frame.timestamp * 30.0)
+        grey = int(np.median(frame.image[24:, 16:]))
+        assert grey == pytest.approx((source_index * 7) % 200, abs=3)
+    assert converted[0] == 45  # of 90 decoded: converting a picture costs ~1/3 of a read
