@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
 from .errors import ScreenError, WeightsMissing
 from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
@@ -49,7 +48,7 @@ class StageChoice:
     flags: tuple[str, ...] = field(default=())
 
 
-Background = Callable[[], np.ndarray]  # computes (once) the empty-scene image on demand
+Background = Callable[[], Scene]  # estimates (once) the empty scene on demand
 
 
 def _yolo(spec: ModelSpec, path: Path, settings: StageSettings) -> Detector:

@@ -14,7 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .background import ForegroundModel, kernel
+from .background import ForegroundModel, Scene, kernel
 from .errors import WeightsMissing
 from .frames import Detections, Frame
 
@@ -91,13 +91,13 @@ class BackgroundDetector:
 
     def __init__(
         self,
-        background: np.ndarray,
+        scene: Scene,
         min_height: float = 0.08,
         aspect: tuple[float, float] = (1.0, 8.0),
         min_fill: float = 0.12,
         var_threshold: float = 24.0,
     ) -> None:
-        self.foreground = ForegroundModel(background, var_threshold=var_threshold)
+        self.foreground = ForegroundModel(scene, var_threshold=var_threshold)
         self.min_height = min_height
         self.aspect = aspect
         self.min_fill = min_fill

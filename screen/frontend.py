@@ -41,12 +41,7 @@ from .backends import (
     build_detector,
     build_segmenter,
 )
-from .background import (
-    BACKGROUND_SAMPLES,
-    background_agreement,
-    estimate_background,
-    unreliable_share,
-)
+from .background import BACKGROUND_SAMPLES, Scene, estimate_scene, unreliable_share
 from .detect import Detector
 from .frames import CropMask, Detections
 from .participant import ParticipantChoice, SelectionSettings, TrackHistory, select_participant
@@ -470,16 +465,14 @@ class Frontend:
         options = self.options
         source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
         clock = StageClock()
-        cached: dict[str, np.ndarray] = {}
+        cached: dict[str, Scene] = {}
 
-        def background() -> np.ndarray:
+        def background() -> Scene:
             if not cached:
                 started = time.perf_counter()
-                samples = source.sample(options.background_samples)
-                cached["image"] = estimate_background(samples)
-                cached["agreement"] = background_agreement(samples, cached["image"])
+                cached["scene"] = estimate_scene(source.sample(options.background_samples))
                 clock.add("background_once", started)  # one-off: its "per frame" is the total
-            return cached["image"]
+            return cached["scene"]
 
         every = max(1, options.detect_every)
         tracker_settings = replace(
@@ -508,7 +501,7 @@ class Frontend:
         flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
         if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
             flags.append("low_frame_rate")
-        if cached and unreliable_share(cached["agreement"], list(choice.boxes.values())) > 0.25:
+        if cached and unreliable_share(cached["scene"], list(choice.boxes.values())) > 0.25:
             flags.append("background_uncertain")  # weight-free stages saw no clear background there
         if silhouettes and empty > EMPTY_MASK_SHARE * len(silhouettes):
             flags.append("empty_masks")

@@ -16,7 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .background import ForegroundModel, fill_holes, kernel, largest_component
+from .background import ForegroundModel, Scene, fill_holes, kernel, largest_component
 from .errors import FileProblem
 from .frames import CropMask, Frame
 
@@ -282,12 +282,12 @@ class BackgroundSegmenter:
 
     def __init__(
         self,
-        background: np.ndarray,
+        scene: Scene,
         expand: float = 0.05,
         var_threshold: float = 24.0,
         reflections: bool = True,
     ) -> None:
-        self.foreground = ForegroundModel(background, var_threshold=var_threshold)
+        self.foreground = ForegroundModel(scene, var_threshold=var_threshold)
         self.expand = expand
         self.reflections = reflections
         self._kernel = kernel(max(3, self.foreground.background.shape[0] // 200))

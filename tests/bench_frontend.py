@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 from random_models import humanseg_model  # noqa: E402
 from synthetic_video import mask_iou  # noqa: E402
 
-from screen.background import estimate_background  # noqa: E402
+from screen.background import estimate_scene  # noqa: E402
 from screen.detect import BackgroundDetector, YoloDetector  # noqa: E402
 from screen.frontend import FrontendOptions, extract_silhouettes  # noqa: E402
 from screen.phantom import render_video, sample_walker  # noqa: E402
@@ -85,7 +85,7 @@ def timings(folder: Path, threads: int, count: int) -> list[tuple[str, str, floa
     video, boxes, _ = phantom(folder, 1, "side", (1280, 720), 6.0)
     source = FrameSource(video)
     frames = [f for f in source.frames()][:count]
-    background = estimate_background(source.sample(15))
+    background = estimate_scene(source.sample(15))
     rows = []
     started = time.perf_counter()
     decoded = sum(1 for _ in source.frames())
@@ -115,7 +115,7 @@ def timings(folder: Path, threads: int, count: int) -> list[tuple[str, str, floa
     if PETS.is_file():
         pets = FrameSource(PETS)
         pets_frames = [f for _, f in zip(range(count * 2), pets.frames(), strict=False)]
-        detector = BackgroundDetector(estimate_background(pets.sample(15)))
+        detector = BackgroundDetector(estimate_scene(pets.sample(15)))
         detections = [detector.detect(f) for f in pets_frames]
         tracker = ByteTracker()
         people = np.mean([len(d) for d in detections])

@@ -7,7 +7,7 @@ import pytest
 from random_models import block_network, yolo_weights
 from synthetic_video import passer_by, render, textured_background, walker
 
-from screen.background import estimate_background
+from screen.background import estimate_scene
 from screen.detect import BackgroundDetector, YoloDetector
 from screen.errors import WeightsMissing
 from screen.frames import Frame, box_iou
@@ -62,7 +62,7 @@ def test_background_detector_finds_walkers_from_the_first_frame(tmp_path):
     video = tmp_path / "scene.avi"
     truth = render(video, [walker(5.0), passer_by(1.0, seconds=2.0)], seconds=5.0)
     source = FrameSource(video)
-    detector = BackgroundDetector(estimate_background(source.sample(15)))
+    detector = BackgroundDetector(estimate_scene(source.sample(15)))
     found = [detector.detect(frame).xyxy for frame in source.frames()]
     # frames where the two overlap merge into one blob: judge the rest
     apart = [i for i, t in enumerate(truth.boxes) if len(t) < 2 or box_iou(*t.values()) == 0]
@@ -74,7 +74,7 @@ def test_background_detector_finds_walkers_from_the_first_frame(tmp_path):
 
 def test_background_detector_ignores_shadows():
     background = textured_background()
-    detector = BackgroundDetector(background)
+    detector = BackgroundDetector(estimate_scene([background]))
     shadowed = background.copy()
     shadowed[80:200, 100:140] = (shadowed[80:200, 100:140] * 0.8).astype(np.uint8)
     person = background.copy()
@@ -92,8 +92,8 @@ def test_background_detector_joins_a_body_split_at_the_waist():
     person[111:200, 142:178] = (200, 40, 40)  # hips and legs, 11 px below
     beside = person.copy()
     beside[111:200, 230:266] = (40, 200, 40)  # someone else's legs, beside: stays apart
-    detector = BackgroundDetector(background)
+    detector = BackgroundDetector(estimate_scene([background]))
     found = detector.detect(Frame(0, 0.0, person))
     assert len(found) == 1
     assert found.xyxy[0][1] <= 61 and found.xyxy[0][3] >= 199
-    assert len(BackgroundDetector(background).detect(Frame(0, 0.0, beside))) == 2
+    assert len(BackgroundDetector(estimate_scene([background])).detect(Frame(0, 0.0, beside))) == 2

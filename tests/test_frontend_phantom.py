@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from synthetic_video import mask_iou
 
-from screen.background import WORK_SIDE, estimate_background
+from screen.background import WORK_SIDE, estimate_scene
 from screen.detect import BackgroundDetector
 from screen.frames import Detections, Frame, box_iou
 from screen.frontend import FrontendOptions, extract_silhouettes, track_people
@@ -44,7 +44,7 @@ def side_view(request, tmp_path_factory):
 def test_background_detector_recall_on_phantoms(side_view):
     video, boxes, _ = side_view
     source = FrameSource(video)
-    detector = BackgroundDetector(estimate_background(source.sample(15)))
+    detector = BackgroundDetector(estimate_scene(source.sample(15)))
     hits = [
         any(
             box_iou(found, np.array(boxes[f.index]["participant"])) >= 0.5

@@ -10,7 +10,7 @@ import yaml
 from random_models import humanseg_model, oracle_model
 from synthetic_video import HEIGHT, WIDTH, Actor, draw_figure, mask_iou, render, walker
 
-from screen.background import estimate_background
+from screen.background import estimate_scene
 from screen.errors import FileProblem
 from screen.frames import Frame
 from screen.segment import (
@@ -150,7 +150,7 @@ def _background_masks(tmp_path, reflection: float, reflections: bool = True):
     video = tmp_path / "walk.avi"
     truth = render(video, [walker(3.0)], seconds=3.0, reflection=reflection)
     source = FrameSource(video)
-    segmenter = BackgroundSegmenter(estimate_background(source.sample(15)), reflections=reflections)
+    segmenter = BackgroundSegmenter(estimate_scene(source.sample(15)), reflections=reflections)
     results = []
     for frame in source.frames():
         box = truth.boxes[frame.index]["walker"].copy()

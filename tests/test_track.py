@@ -7,7 +7,7 @@ import pytest
 from random_models import yolo_weights
 from synthetic_video import render, textured_background, walker
 
-from screen.background import estimate_background
+from screen.background import estimate_scene
 from screen.detect import BackgroundDetector, YoloDetector
 from screen.frames import Detections, Frame, box_iou
 from screen.track import ByteTracker, TrackerSettings
@@ -59,7 +59,7 @@ def test_one_id_past_a_pole_with_the_background_detector(tmp_path):
     video = tmp_path / "pole.avi"
     truth = render(video, [walker(5.0)], seconds=5.0, occluder=(150, 162))
     source = FrameSource(video)
-    detector = BackgroundDetector(estimate_background(source.sample(15)))
+    detector = BackgroundDetector(estimate_scene(source.sample(15)))
     tracker = ByteTracker()
     walker_ids = {}
     for frame in source.frames():
