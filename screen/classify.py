@@ -22,7 +22,7 @@ import torch
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
 from .errors import CheckpointError
-from .sconet import ScoNet, class_probabilities, pool_windows
+from .sconet import ScoNet, class_probabilities, inference_backbone, pool_windows
 from .silhouette import to_model_input
 from .specs import file_sha256
 
@@ -124,6 +124,7 @@ class Classifier:
             raise ValueError("clip length and stride must be at least 1")
         # channels_last: oneDNN's preferred layout for CPU convolutions (~1.5x in fp32)
         self.model = self.model.to(self.device, memory_format=torch.channels_last).eval()
+        self._backbone = inference_backbone(self.model)  # BatchNorms folded: ~5-15% faster
 
     @classmethod
     def from_file(
@@ -182,7 +183,7 @@ class Classifier:
             frames = torch.from_numpy(to_model_input(stored[start : start + FEATURE_CHUNK]))
             frames = frames.to(self.device)  # [c, 64, 44]
             with self._autocast():  # the backbone only: the head stays in fp32
-                features = self.model.frame_features(frames).float()  # [c, 512, 16, 11]
+                features = self._backbone(frames.unsqueeze(1)).float()  # [c, 512, 16, 11]
             yield features  # outside the autocast block, or the caller would run under it
 
     @torch.inference_mode()

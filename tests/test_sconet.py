@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from screen.sconet import ScoNet, class_probabilities, count_trainable_parameters, pool_windows
+from screen.sconet import (
+    ScoNet,
+    class_probabilities,
+    count_trainable_parameters,
+    inference_backbone,
+    pool_windows,
+)
 
 # From SCONET_FACTS.md: a few keys with their shapes, the count of entries and parameters.
 EXPECTED_SHAPES = {
@@ -85,3 +91,20 @@ def test_probabilities_use_the_training_scale():
     assert abs(float(probabilities.sum()) - 1) < 1e-6
     expected = torch.softmax(torch.tensor([0.0, 0.0, 8.0]), 0)
     torch.testing.assert_close(probabilities, expected)
+
+
+def test_the_inference_backbone_folds_batch_norms_without_changing_features():
+    torch.manual_seed(3)
+    model = ScoNet().eval()
+    for module in model.modules():  # trained-looking statistics, not the identity
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    folded = inference_backbone(model)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    frames = (torch.rand(4, 64, 44) > 0.5).float()
+    with torch.inference_mode():
+        expected = model.frame_features(frames)
+        got = folded(frames.unsqueeze(1))
+    assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
+    assert "Backbone.forward_block.bn1.weight" in model.state_dict()  # the model is untouched
