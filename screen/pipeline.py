@@ -252,7 +252,7 @@ class Screener:
             "clip_length": self.classifier.clip_length,
             "clip_stride": self.classifier.clip_stride,
             "precision": self.classifier.precision,
-            "detect_every": settings.detect_every,
+            "detect_every": frontend.detect_every,
             "segment_batch": settings.segment_batch,
             "workers": self.frontend.options.workers,
             "thresholds": {

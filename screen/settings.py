@@ -47,11 +47,7 @@ class Settings:
     precision: str = "auto"  #: auto | fp32 | bf16 for the classifier; auto: bf16 where native
     threads: int = 0  #: CPU threads per network; 0 = the front end's default (1)
     workers: int = 0  #: stage copies on their own threads, and classifier threads; 0 = the cores
-    # Every frame by default: detecting every other frame is ~30% faster and tracks as well,
-    # but interpolated boxes move the crops, and `make bench` measured probabilities 0.03 away
-    # from the fp32 reference (0.08 and another verdict on the weight-free path): over the 0.01
-    # the speed work may cost.
-    detect_every: int = 1  #: detect on every n-th analysed frame, interpolating boxes between
+    detect_every: int = 0  #: detect on every n-th analysed frame (0: auto, see FrontendOptions)
     segment_batch: int = 4  #: participant crops per segmenter call
 
     def __post_init__(self) -> None:
@@ -73,8 +69,10 @@ class Settings:
                 raise SettingsError(f"{name} must lie in 0..1, got {value}")
         if self.clip_stride < 1 or self.min_silhouettes < 1:
             raise SettingsError("clip_stride and min_silhouettes must be at least 1")
-        if self.detect_every < 1 or self.segment_batch < 1 or self.workers < 0:
-            raise SettingsError("detect_every and segment_batch must be at least 1, workers >= 0")
+        if self.detect_every < 0 or self.segment_batch < 1 or self.workers < 0:
+            raise SettingsError(
+                "segment_batch must be at least 1; detect_every and workers 0 (auto) or more"
+            )
 
     @property
     def parsed_class_order(self) -> ClassOrder | None:

@@ -9,6 +9,8 @@ same architectures built here (compute does not depend on the weights).  A
 random YOLO finds no people, so it then runs on every frame as usual (its time
 counts) but hands the tracker the phantom's ground-truth boxes, so that tracking,
 segmentation and classification see a walker as they would with trained weights.
+Each family of runs (neural, `crop_robust`, `weight_free`) is compared with its
+own straightforward run (one thread per stage, crop by crop, every frame, fp32).
 
 Every measurement runs in its own child process: a clean peak RSS, no model or
 thread state carried over.  Timings on a busy machine mean little: the load
@@ -43,15 +45,17 @@ LENGTHS = {"20s": 20.0, "120s": 120.0}
 SIZE = (1280, 720)
 SOURCE_FPS = 30.0
 SCONET_FRAMES = 256
-#: the straightforward path first (the reference), the weight-free one last
+#: each family's straightforward run first: the reference its other runs are compared with
 VARIANTS = (
     "straightforward",
     "default",
-    "every2",
-    "every3",
+    "every1",
+    "crop_robust_straightforward",
+    "crop_robust_default",
     "weight_free_straightforward",
     "weight_free",
 )
+FAMILIES = ("crop_robust", "weight_free")  #: prefixes; other variants are the neural path's
 
 
 # --- inputs, built once -------------------------------------------------------
@@ -147,7 +151,13 @@ class TruthAssisted:
 
 
 def make_screener(path: str, variant: str, models: dict):
-    """A Screener for a variant: [weight_free_]straightforward, default, everyN, weight_free."""
+    """A Screener for a variant: [family_]straightforward, [family_]default, everyN, one_thread.
+
+    Families: none (YOLO and PP-HumanSeg), `weight_free` (background detector and
+    segmenter), `crop_robust` (YOLO, then the background segmenter, whose masks do
+    not change when a box moves a little: it tells the pipeline's own effect on
+    the probabilities from a random segmenter's reaction to any crop change).
+    """
     from dataclasses import replace
 
     from screen.backends import StageChoice
@@ -159,8 +169,11 @@ def make_screener(path: str, variant: str, models: dict):
 
     values = {"weights": models["sconet"]["path"]}
     weight_free = variant.startswith("weight_free")
+    crop_robust = variant.startswith("crop_robust")
     if weight_free:
         values |= {"detector": "background", "segmenter": "background"}
+    if crop_robust:
+        values |= {"segmenter": "background"}
     if variant.endswith("straightforward"):  # one thread per stage, crop by crop, every frame, fp32
         values |= {"workers": 1, "detect_every": 1, "segment_batch": 1, "precision": "fp32"}
     elif variant == "one_thread":  # the default, but no stage copies: one core per video
@@ -180,6 +193,7 @@ def make_screener(path: str, variant: str, models: dict):
             detector = (assisted, StageChoice("yolo11n", {"weights": "random, truth boxes"}))
         else:
             detector = (yolo, StageChoice("yolo11n", {"path": models["yolo"]["path"]}))
+    if not weight_free and not crop_robust:
         humanseg = PaddleHumanSegmenter(models["humanseg"]["path"], threads=options.threads)
         segmenter = (humanseg, StageChoice("pp-humanseg-v2-mobile",
                                            {"weights": models["humanseg"]["weights"]}))  # fmt: skip
@@ -228,6 +242,7 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
         "verdict": result["verdict"],
         "probabilities": result["probabilities"],
         "precision": result["pipeline"]["precision"],
+        "detect_every": result["pipeline"]["detect_every"],
         "workers": result["pipeline"]["workers"],
         "peak_rss_mb": round(_peak_rss_mb(), 1),
     }
@@ -334,6 +349,12 @@ def _parity(reference: dict, other: dict) -> dict:
             "max_probability_difference": round(difference, 4)}  # fmt: skip
 
 
+def _reference(variant: str) -> str:
+    """The straightforward run of the variant's family."""
+    family = next((f for f in FAMILIES if variant.startswith(f)), None)
+    return f"{family}_straightforward" if family else "straightforward"
+
+
 def table(report: dict) -> str:
     rows = [
         "| run | video | wall s | x realtime | CPU s | decode | detect | track | segment "
@@ -357,7 +378,7 @@ def table(report: dict) -> str:
         "\n".join(rows),
         "(CPU s: all threads; stage columns: ms of work per analysed frame at 15 fps, in the "
         "stage's own thread, overlapping; max diff p: largest probability difference from the "
-        "straightforward fp32 run)",
+        "straightforward fp32 run of the same family)",
         f"ScoNet frames/s: fp32 {sconet['fp32']}, bf16 {sconet['bf16']}; bf16 vs fp32 on "
         f"phantom sequences: {report['sconet_bf16_parity']}",
         f"peak RSS: 20 s video {rss['20s']} MB, 120 s video {rss['120s']} MB",
@@ -426,9 +447,8 @@ def main() -> None:
                   "workers_2_videos_per_min": batch[2]["videos_per_min"],
                   "speedup": round(batch[2]["videos_per_min"] / batch[1]["videos_per_min"], 2),
                   "workers_1_one_thread_videos_per_min": batch["1, one thread"]["videos_per_min"]},
-        "parity": {**{name: _parity(runs["straightforward"], runs[name]) for name in VARIANTS[1:4]},
-                   "weight_free": _parity(runs["weight_free_straightforward"],
-                                          runs["weight_free"])},
+        "parity": {name: _parity(runs[_reference(name)], runs[name])
+                   for name in VARIANTS if not name.endswith("straightforward")},
         "runs": runs,
         "models": models,
         "cpu": {"cores": os.cpu_count(), "bf16": bf16_supported()},

@@ -59,6 +59,7 @@ def test_weight_free_front_end_gives_the_walkers_silhouettes(scene):
     assert stored.frames.shape[1:] == (64, 64) and len(stored.kept) >= 70
     assert result.timestamps == sorted(result.timestamps)
     summary = json.loads(json.dumps(result.to_dict()))
+    assert result.detect_every == 1  # auto: the cheap background detector sees every frame
     assert summary["coverage"]["participant_frames"] == len(result.silhouettes)
     assert {"decode", "detect", "track", "segment"} <= set(summary["ms_per_frame"])
 
@@ -139,6 +140,7 @@ def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
     assert result.segmenter.backend == "pp-humanseg-v2-lite"
     assert result.participant.track_id is not None  # random boxes still get tracked and chosen
     assert len(result.silhouettes) == len(result.participant.boxes) > 0
+    assert result.detect_every == 2  # auto: a network detects on every other frame
     for silhouette in result.silhouettes[:5]:
         assert silhouette.mask.mask.dtype == np.uint8
 
