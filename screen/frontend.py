@@ -456,7 +456,9 @@ class Frontend:
             stage, choice = build_segmenter(options.segmenter, settings, background)
         stages = [stage]
         clone = getattr(stage, "clone", None)
-        if clone is not None and choice.backend != WEIGHT_FREE:  # weight-free ones keep state
+        if getattr(stage, "holds_gil", False):  # copies would take turns: one with all threads
+            stage.use_threads(max(options.threads, options.workers))
+        elif clone is not None and choice.backend != WEIGHT_FREE:  # weight-free ones keep state
             stages += [clone() for _ in range(options.workers - 1)]
         if choice.backend != WEIGHT_FREE or given is not None:
             self._kept[kind] = (stages, choice)

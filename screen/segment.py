@@ -122,7 +122,13 @@ class PaddleHumanSegmenter:
     oneDNN: models exported by paddle 3 (model.json, PIR) fail under oneDNN with
     "ConvertPirAttribute2RuntimeAttribute not support", so oneDNN is off for them;
     older .pdmodel exports try oneDNN first and fall back if a test run fails.
+
+    Paddle holds the GIL while a predictor runs, so copies in several threads take
+    turns (measured: 2 threads, 1.0x); `use_threads` gives the one predictor more
+    math threads instead (2 threads on 4-crop batches: 34.5 -> 26.5 ms per crop).
     """
+
+    holds_gil = True  #: copies in threads would not run at once (see Frontend)
 
     def __init__(
         self,
@@ -160,8 +166,14 @@ class PaddleHumanSegmenter:
         predictor.run()
         return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
 
+    def use_threads(self, threads: int) -> None:
+        """Run the predictor on `threads` CPU math threads from now on."""
+        if threads != self.threads:
+            self.threads = threads
+            self._predictor = _predictor(self.config, threads, self.mkldnn)
+
     def clone(self) -> PaddleHumanSegmenter:
-        """A copy sharing the weights, with its own predictor: one per thread."""
+        """A copy sharing the weights, with its own predictor (Paddle runs one at a time)."""
         twin = object.__new__(PaddleHumanSegmenter)
         twin.__dict__.update(self.__dict__)
         twin._predictor = self._predictor.clone()

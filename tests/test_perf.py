@@ -183,3 +183,13 @@ def test_a_run_uses_every_core_even_when_torch_was_left_on_one_thread(monkeypatc
     assert cpu_budget(Settings(workers=3)) == 3  # explicit setting wins
     monkeypatch.setenv(CPU_SHARE_VARIABLE, "2")  # a `screen batch` worker's share
     assert cpu_budget(Settings()) == 2
+
+
+def test_paddle_gets_one_predictor_with_all_threads_not_copies_that_take_turns(humanseg):
+    # Paddle holds the GIL while it runs: two copies in two threads ran at 1.0x one.
+    options = replace(frontend_options(Settings(segmenter="pp-humanseg-v2-mobile"), 2), threads=1)
+    segmenter = PaddleHumanSegmenter(humanseg, threads=1)
+    frontend = Frontend(options, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
+    stages, _ = frontend._stage("segmenter", background=lambda: None)
+    assert stages == [segmenter]
+    assert segmenter.threads == 2
