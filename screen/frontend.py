@@ -10,9 +10,10 @@ frames or masks of other people are ever held.  Masks are kept at crop size,
 or not at all: a caller may take each silhouette as it comes (`on_silhouette`).
 
 Speed on a few cores: decoding runs in a background thread while the networks
-work (OpenCV, torch and Paddle release the GIL), neural stages run as one copy
-per worker thread with results put back in frame order, the segmenter takes
-crops in batches, and the detector may run on every other frame only
+work (OpenCV and torch release the GIL), neural stages run as one copy per
+worker thread with results put back in frame order (Paddle holds the GIL, so
+its stage is one predictor with several math threads instead), the segmenter
+takes crops in batches, and a network detector runs on every other frame
 (`detect_every`), the boxes between being interpolated per track.  `Frontend`
 keeps the networks loaded across videos.
 """
@@ -78,11 +79,13 @@ class FrontendOptions:
     # (measured 150x on a busy 2-core machine), and ultralytics drops to one thread after
     # each prediction anyway; raise it on an idle machine, or run videos side by side.
     threads: int = 1
-    workers: int = 1  #: copies of each neural stage, each on its own thread (about one per core)
+    # Copies of each neural stage, each on its own thread (about one per core); a stage that
+    # holds the GIL (Paddle) gets one copy with that many threads instead.
+    workers: int = 1
     # Detect on every n-th frame, boxes between interpolated per track; 0 = auto: 2 for a
     # network (its costliest stage; ~25% faster in all), 1 for the cheap background detector
-    # (which tracks a far-away walker better on every frame).  With crop-independent masks the
-    # interpolated boxes moved the probabilities by 0.002; see the README's performance section.
+    # (6-7 ms per frame).  With crop-independent masks the interpolated boxes moved the
+    # probabilities by 0.002; see the README's performance section.
     detect_every: int = AUTO_DETECT_EVERY
     segment_batch: int = 4  #: participant crops per segmenter call
     overlap: bool = True  #: decode in a background thread while the networks run
