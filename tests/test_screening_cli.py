@@ -123,6 +123,10 @@ def test_settings_come_from_a_config_file_and_the_cli_wins(videos, weights, tmp_
                       "--clip-stride", "10")  # fmt: skip
     assert result["pipeline"]["clip_stride"] == 10
     assert result["pipeline"]["segmenter"]["backend"] == "background"
+    assert result["pipeline"]["detect_every"] == 1  # auto, for the background detector
+    result = run_json(capsys, videos["negative"], "--weights", weights, "--config", config,
+                      "--detect-every", "3")  # fmt: skip
+    assert result["pipeline"]["detect_every"] == 3
     config.write_text("detectr = 'background'\n")
     assert main([str(videos["negative"]), "--weights", str(weights), "--config", str(config)]) != 0
     assert "unknown setting 'detectr'" in capsys.readouterr().err

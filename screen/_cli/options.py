@@ -43,6 +43,11 @@ PIPELINE_OPTIONS: dict[str, tuple[Any, Any]] = {
         int | None, "--rotate", "Clockwise rotation 0|90|180|270, overriding the file's tag."
     ),
     "imgsz": _option(int | None, "--imgsz", "YOLO input size [640]."),
+    "detect_every": _option(
+        int | None,
+        "--detect-every",
+        "Detect on every n-th analysed frame; 0 = auto: 2 for YOLO, 1 for background [0].",
+    ),
     "detect_confidence": _option(float | None, "--detect-confidence", "YOLO box threshold [0.1]."),
     "mask_threshold": _option(
         float | None, "--mask-threshold", "Person probability threshold [0.5]."
