@@ -183,7 +183,10 @@ class Classifier:
             frames = torch.from_numpy(to_model_input(stored[start : start + FEATURE_CHUNK]))
             frames = frames.to(self.device)  # [c, 64, 44]
             with self._autocast():  # the backbone only: the head stays in fp32
-                features = self._backbone(frames.unsqueeze(1)).float()  # [c, 512, 16, 11]
+                features = self._backbone(frames.unsqueeze(1))  # [c, 512, 16, 11]
+            # fp32 in the standard layout: a max over frames of a channels_last tensor was
+            # 30x slower (7.9 vs 0.25 ms per 30-frame window), 12% of all classifying time.
+            features = features.to(torch.float32, memory_format=torch.contiguous_format)
             yield features  # outside the autocast block, or the caller would run under it
 
     @torch.inference_mode()
