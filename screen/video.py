@@ -258,45 +258,33 @@ class FrameSource:
         origin: float | None = None
         k = 0  # next output slot
         emitted = -1  # source index of the last frame yielded
-        previous: tuple[int, float, np.ndarray | None] | None = None
+        previous: tuple[int, float, np.ndarray | None] | None = None  # picture None: not kept
         for index, stamp, picture in self._decoded():
             if origin is None:
                 origin = stamp
-            image = picture() if self._may_pick(origin, k, step, previous, stamp) else None
-            current = (index, stamp, image)
-            while origin + k * step <= stamp:
-                target = origin + k * step
-                best = current
-                if previous is not None and previous[2] is not None:
-                    if target - previous[1] <= stamp - target or current[2] is None:
-                        best = previous
-                if best[0] != emitted and best[2] is not None:
-                    emitted = best[0]
-                    yield Frame(k, best[1], best[2])
+            first = k
+            while origin + k * step <= stamp:  # the slots decided now, up to this frame
                 k += 1
+            # For each, whether the previous frame (if its picture was kept) is nearer; ties to it.
+            kept = previous is not None and previous[2] is not None
+            nearer_previous = [
+                kept and target - previous[1] <= stamp - target
+                for target in (origin + j * step for j in range(first, k))
+            ]
+            # This frame's picture is wanted if it is nearer for one of those slots, or may be
+            # for the next slot (before the next frame's expected midpoint, with a margin).
+            wanted = not all(nearer_previous) or origin + k * step <= stamp + 0.75 * source_period
+            current = (index, stamp, picture() if wanted else None)
+            for slot, use_previous in zip(range(first, k), nearer_previous, strict=True):
+                best = previous if use_previous or (kept and current[2] is None) else current
+                if best[2] is not None and best[0] != emitted:
+                    emitted = best[0]
+                    yield Frame(slot, best[1], best[2])
             previous = current
         # The last frame also covers the slot just after it, up to one source period.
         if previous is not None and previous[0] != emitted and origin is not None:
             if origin + k * step < previous[1] + source_period / 2 and previous[2] is not None:
                 yield Frame(k, previous[1], previous[2])
-
-    def _may_pick(
-        self,
-        origin: float,
-        k: int,
-        step: float,
-        previous: tuple[int, float, np.ndarray | None] | None,
-        stamp: float,
-    ) -> bool:
-        """Whether the frame at `stamp` may be the nearest to a slot from slot `k` on."""
-        source_period = 1.0 / self.info.source_fps if self.info.source_fps else step
-        target = origin + k * step
-        while target <= stamp:  # slots decided now, between the previous frame and this one
-            if previous is None or previous[2] is None or target - previous[1] > stamp - target:
-                return True
-            k += 1
-            target = origin + k * step
-        return target <= stamp + 0.75 * source_period  # a slot before the next frame's midpoint
 
     def sample(self, count: int) -> list[np.ndarray]:
         """About `count` upright frames spread evenly over the video (for a background estimate)."""
