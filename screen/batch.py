@@ -212,7 +212,7 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 def make_video_screener(settings) -> Callable[[Path], dict]:
     """Build (once per worker) the function that screens one video for the batch."""
     from .pipeline import Screener
-    from .report import STRIP_KEY, silhouette_strip_png
+    from .outputs.report import STRIP_KEY, silhouette_strip_png
 
     screener = Screener(settings)
 
@@ -231,9 +231,9 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
 
     from .errors import FileProblem, ScreenError
     from .pipeline import classifier_from_settings
-    from .report import write_report
-    from .specs import get_spec
-    from .verdict import honesty_note
+    from .outputs.report import write_report
+    from .modelfiles.specs import get_spec
+    from .outputs.verdict import honesty_note
 
     if not folder.is_dir():
         raise FileProblem(folder, "not a folder")

@@ -21,10 +21,10 @@ import numpy as np
 from rich.progress import Progress
 
 from .batch import find_videos
-from .classes import Label
+from .model.classes import Label
 from .errors import FileProblem, ScreenError
-from .frontend import Frontend
-from .pickles import write_silhouette_pickle
+from .frontend.extract import Frontend
+from .silhouettes.pickles import write_silhouette_pickle
 from .pipeline import cpu_budget, frontend_options, participant_sequence
 from .settings import Settings
 

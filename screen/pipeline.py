@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from .classes import LABELS
-from .classify import Classifier, load_classifier
+from .model.classes import LABELS
+from .model.classify import Classifier, load_classifier
 from .cores import core_share
-from .frontend import Frontend, FrontendOptions, FrontendResult, Silhouette
-from .results import PROBABILITY_NOTE, named_probabilities
+from .frontend.extract import Frontend, FrontendOptions, FrontendResult, Silhouette
+from .outputs.result import PROBABILITY_NOTE, named_probabilities
 from .settings import Settings
-from .silhouette import STORED_SIZE, normalize_silhouette
-from .track import TrackerSettings
-from .verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
-from .video import VideoInfo
+from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
+from .frontend.track import TrackerSettings
+from .outputs.verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
+from .frontend.video import VideoInfo
 
 #: Front-end flags that make a video impossible to judge on their own.
 BLOCKING_FLAGS = ("no_person", "no_walker", "two_walkers")

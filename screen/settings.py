@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .classes import ClassOrder
+from .model.classes import ClassOrder
 from .errors import ScreenError
 
 

@@ -25,13 +25,13 @@ import numpy as np  # noqa: E402
 from random_models import humanseg_model  # noqa: E402
 from synthetic_video import mask_iou  # noqa: E402
 
-from screen.background import estimate_scene  # noqa: E402
-from screen.detect import BackgroundDetector, YoloDetector  # noqa: E402
-from screen.frontend import FrontendOptions, extract_silhouettes  # noqa: E402
+from screen.frontend.background import estimate_scene  # noqa: E402
+from screen.frontend.detect import BackgroundDetector, YoloDetector  # noqa: E402
+from screen.frontend.extract import FrontendOptions, extract_silhouettes  # noqa: E402
 from screen.phantom import render_video, sample_walker  # noqa: E402
-from screen.segment import BackgroundSegmenter, PaddleHumanSegmenter  # noqa: E402
-from screen.track import ByteTracker  # noqa: E402
-from screen.video import FrameSource  # noqa: E402
+from screen.frontend.segment import BackgroundSegmenter, PaddleHumanSegmenter  # noqa: E402
+from screen.frontend.track import ByteTracker  # noqa: E402
+from screen.frontend.video import FrameSource  # noqa: E402
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets2009_vtest.avi"
 

@@ -84,8 +84,8 @@ def random_models() -> dict[str, Path]:
     from bench_frontend import Folders, unbiased_yolo
     from random_models import humanseg_model
 
-    from screen.checkpoint import save_checkpoint
-    from screen.classify import Classifier
+    from screen.model.checkpoint import save_checkpoint
+    from screen.model.classify import Classifier
 
     folder = CACHE / "models"
     models = {
@@ -107,7 +107,7 @@ def random_models() -> dict[str, Path]:
 def installed(spec_name: str) -> Path | None:
     """The real weights of a model spec where installed (checksum checked), else None."""
     from screen.errors import ScreenError
-    from screen.specs import get_spec, resolve_file
+    from screen.modelfiles.specs import get_spec, resolve_file
 
     try:
         return resolve_file(get_spec(spec_name)).path
@@ -141,7 +141,7 @@ class TruthAssisted:
         return TruthAssisted(self.detector.clone(), self.truth, self.fps)
 
     def detect(self, frame):
-        from screen.frames import Detections
+        from screen.frontend.frames import Detections
 
         self.detector.detect(frame)  # the network's time is real, its random boxes are not used
         entry = self.truth[min(round(frame.timestamp * self.fps), len(self.truth) - 1)]
@@ -160,11 +160,11 @@ def make_screener(path: str, variant: str, models: dict):
     """
     from dataclasses import replace
 
-    from screen.backends import StageChoice
-    from screen.detect import YoloDetector
-    from screen.frontend import Frontend
+    from screen.frontend.backends import StageChoice
+    from screen.frontend.detect import YoloDetector
+    from screen.frontend.extract import Frontend
     from screen.pipeline import Screener, cpu_budget, frontend_options
-    from screen.segment import PaddleHumanSegmenter
+    from screen.frontend.segment import PaddleHumanSegmenter
     from screen.settings import Settings
 
     values = {"weights": models["sconet"]["path"]}
@@ -250,7 +250,7 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
 
 def sconet_job(precision: str, models: dict) -> dict:
     """ScoNet frames per second (backbone + clip pooling + head) on random stored frames."""
-    from screen.classify import Classifier
+    from screen.model.classify import Classifier
     from screen.pipeline import cpu_budget
     from screen.settings import Settings
 
@@ -269,12 +269,12 @@ def sconet_job(precision: str, models: dict) -> dict:
 
 def precision_parity_job(models: dict, count: int = 12) -> dict:
     """bf16 against fp32 ScoNet on phantom silhouette sequences (all three classes, two views)."""
-    from screen.classes import LABELS
-    from screen.classify import Classifier
+    from screen.model.classes import LABELS
+    from screen.model.classify import Classifier
     from screen.phantom import sample_walker
     from screen.phantom.dataset import DATASET_SIZE, MASK_SCALE
     from screen.phantom.render import render_masks
-    from screen.silhouette import normalize_sequence
+    from screen.silhouettes.normalize import normalize_sequence
 
     path = models["sconet"]["path"]
     fp32, bf16 = (Classifier.from_file(path, precision=p) for p in ("fp32", "bf16"))
@@ -401,7 +401,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         LENGTHS.update({"20s": 4.0, "120s": 8.0})
-    from screen.classify import bf16_supported
+    from screen.model.classify import bf16_supported
 
     load_before = os.getloadavg()
     print("preparing phantom videos and models in .cache/bench (once) ...", flush=True)

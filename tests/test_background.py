@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from screen.background import WORK_SIDE, estimate_scene, unreliable_share
+from screen.frontend.background import WORK_SIDE, estimate_scene, unreliable_share
 
 
 def _frames(count: int = 5, size=(1280, 720)) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from screen.batch import BatchState, find_videos, write_csv
-from screen.report import render_report
+from screen.outputs.report import render_report
 
 
 def result(verdict: str, p_positive: float, flags=()) -> dict:

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from screen.checkpoint import (
+from screen.model.checkpoint import (
     ModelMetadata,
     load_checkpoint,
     load_opengait_checkpoint,
     save_checkpoint,
 )
-from screen.classes import ClassOrder, Label
-from screen.classify import Classifier
+from screen.model.classes import ClassOrder, Label
+from screen.model.classify import Classifier
 from screen.errors import CheckpointError
-from screen.sconet import ScoNet
+from screen.model.sconet import ScoNet
 
 
 def trained_looking_model(seed: int = 0) -> ScoNet:

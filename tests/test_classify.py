@@ -7,10 +7,10 @@ import pytest
 import torch
 from test_checkpoint import sequence
 
-from screen.classes import LABELS
-from screen.classify import Classifier, clip_windows
-from screen.sconet import class_probabilities
-from screen.silhouette import to_model_input
+from screen.model.classes import LABELS
+from screen.model.classify import Classifier, clip_windows
+from screen.model.sconet import class_probabilities
+from screen.silhouettes.normalize import to_model_input
 
 
 @pytest.mark.parametrize(

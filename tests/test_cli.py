@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from test_checkpoint import metadata, sequence, trained_looking_model
 
-from screen.checkpoint import save_checkpoint
+from screen.model.checkpoint import save_checkpoint
 from screen.cli import _route, main
-from screen.pickles import write_silhouette_pickle
+from screen.silhouettes.pickles import write_silhouette_pickle
 
 
 @pytest.fixture

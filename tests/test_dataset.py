@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from screen.classes import Label
-from screen.dataset import (
+from screen.model.classes import Label
+from screen.training.dataset import (
     LayoutProblem,
     SilhouetteDataset,
     Split,
@@ -18,7 +18,7 @@ from screen.dataset import (
     split_counts,
 )
 from screen.errors import FileProblem
-from screen.pickles import write_silhouette_pickle
+from screen.silhouettes.pickles import write_silhouette_pickle
 
 #: Shoulder tilt in pixels per class: what a model can learn to tell the classes apart.
 TILT = {Label.NEGATIVE: 0, Label.NEUTRAL: 4, Label.POSITIVE: 9}

@@ -8,12 +8,12 @@ import pytest
 import torch
 from test_dataset import write_toy_dataset
 
-from screen.checkpoint import load_checkpoint
-from screen.classes import Label
-from screen.dataset import SilhouetteDataset, Split
-from screen.demo_weights import main
-from screen.sconet import ScoNet
-from screen.train import TrainConfig, export_model
+from screen.model.checkpoint import load_checkpoint
+from screen.model.classes import Label
+from screen.training.dataset import SilhouetteDataset, Split
+from screen.training.demo_weights import main
+from screen.model.sconet import ScoNet
+from screen.training.train import TrainConfig, export_model
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import pytest
 from random_models import block_network, yolo_weights
 from synthetic_video import passer_by, render, textured_background, walker
 
-from screen.background import estimate_scene
-from screen.detect import BackgroundDetector, YoloDetector
+from screen.frontend.background import estimate_scene
+from screen.frontend.detect import BackgroundDetector, YoloDetector
 from screen.errors import WeightsMissing
-from screen.frames import Frame, box_iou
-from screen.video import FrameSource
+from screen.frontend.frames import Frame, box_iou
+from screen.frontend.video import FrameSource
 
 
 @pytest.fixture

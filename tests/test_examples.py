@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from screen.frontend import Frontend, FrontendOptions
+from screen.frontend.extract import Frontend, FrontendOptions
 from screen.pipeline import frontend_options
 from screen.settings import Settings
 

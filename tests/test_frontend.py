@@ -14,8 +14,8 @@ from random_models import block_network, humanseg_model, yolo_weights
 from synthetic_video import mask_iou, passer_by, render, walker
 
 from screen.errors import WeightsMissing
-from screen.frontend import FrontendOptions, extract_silhouettes
-from screen.silhouette import normalize_sequence
+from screen.frontend.extract import FrontendOptions, extract_silhouettes
+from screen.silhouettes.normalize import normalize_sequence
 
 WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
 
@@ -80,7 +80,7 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
     scene, no_weights_anywhere, caplog
 ):
     video, _ = scene
-    with caplog.at_level(logging.WARNING, logger="screen.backends"):
+    with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
         result = extract_silhouettes(video, FrontendOptions())
     assert result.detector.backend == result.segmenter.backend == "background"
     assert "detector_fallback_weight_free" in result.flags

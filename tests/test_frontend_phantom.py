@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from synthetic_video import mask_iou
 
-from screen.background import WORK_SIDE, estimate_scene
-from screen.detect import BackgroundDetector
-from screen.frames import Detections, Frame, box_iou
-from screen.frontend import FrontendOptions, extract_silhouettes, track_people
-from screen.participant import select_participant
+from screen.frontend.background import WORK_SIDE, estimate_scene
+from screen.frontend.detect import BackgroundDetector
+from screen.frontend.frames import Detections, Frame, box_iou
+from screen.frontend.extract import FrontendOptions, extract_silhouettes, track_people
+from screen.frontend.participant import select_participant
 from screen.phantom import render_video, sample_walker
-from screen.track import ByteTracker
-from screen.video import FrameSource
+from screen.frontend.track import ByteTracker
+from screen.frontend.video import FrameSource
 
 WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
 

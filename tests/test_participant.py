@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from synthetic_video import passer_by, render, standing, walker
 
-from screen.frames import Detections, Frame, box_iou
-from screen.frontend import FrontendOptions, extract_silhouettes, track_people
-from screen.participant import TrackHistory, select_participant
-from screen.track import ByteTracker
-from screen.video import FrameSource
+from screen.frontend.frames import Detections, Frame, box_iou
+from screen.frontend.extract import FrontendOptions, extract_silhouettes, track_people
+from screen.frontend.participant import TrackHistory, select_participant
+from screen.frontend.track import ByteTracker
+from screen.frontend.video import FrameSource
 
 
 def box(x: float, feet: float = 200.0, height: float = 110.0) -> np.ndarray:

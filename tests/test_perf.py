@@ -15,14 +15,14 @@ import pytest
 import torch
 from random_models import humanseg_model
 
-from screen.backends import StageChoice
-from screen.classes import LABELS
-from screen.classify import Classifier, bf16_supported, clip_windows
+from screen.frontend.backends import StageChoice
+from screen.model.classes import LABELS
+from screen.model.classify import Classifier, bf16_supported, clip_windows
 from screen.cores import CPU_SHARE_VARIABLE
-from screen.frontend import Frontend, ordered_map, prefetch
+from screen.frontend.extract import Frontend, ordered_map, prefetch
 from screen.phantom import render_video, sample_walker
 from screen.pipeline import Screener, cpu_budget, frontend_options
-from screen.segment import PaddleHumanSegmenter
+from screen.frontend.segment import PaddleHumanSegmenter
 from screen.settings import Settings
 
 STRAIGHTFORWARD = {"workers": 1, "segment_batch": 1, "detect_every": 1, "precision": "fp32"}
@@ -121,7 +121,7 @@ def test_masks_held_stay_bounded_unless_kept(video, humanseg, keep_masks):
 
 
 def test_streamed_clip_pooling_equals_pooling_all_features(monkeypatch):
-    import screen.classify as classify
+    import screen.model.classify as classify
 
     monkeypatch.setattr(classify, "FEATURE_CHUNK", 16)  # windows straddle chunk borders
     classifier = Classifier.random(seed=1)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from screen.classes import Label
+from screen.model.classes import Label
 from screen.errors import ScreenError
 from screen.phantom import (
     SEVERITY_BANDS,
@@ -17,7 +17,7 @@ from screen.phantom import (
     render_masks,
     sample_walker,
 )
-from screen.silhouette import normalize_sequence
+from screen.silhouettes.normalize import normalize_sequence
 
 SMALL = {"frames": 24, "size": (720, 1280), "scale": 0.25}
 

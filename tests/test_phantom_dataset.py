@@ -13,7 +13,7 @@ from screen.cli import main
 from screen.errors import ScreenError
 from screen.phantom import build_dataset
 from screen.phantom.dataset import class_counts, parse_ratio
-from screen.pickles import read_silhouette_pickle
+from screen.silhouettes.pickles import read_silhouette_pickle
 
 FRAMES = 12
 SETTINGS = {"train": 10, "train_ratio": (1, 1, 8), "test": 3, "test_ratio": (1, 1, 1)}
@@ -55,7 +55,7 @@ def test_layout_reads_back_and_partition_lists_exactly_the_ids_on_disk(dataset):
 
 
 def test_the_training_loader_opens_both_splits(dataset):
-    from screen.dataset import SilhouetteDataset, Split
+    from screen.training.dataset import SilhouetteDataset, Split
 
     root, partition_path = dataset
     train = SilhouetteDataset.open(root, partition_path, Split.TRAIN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from screen.sconet import (
+from screen.model.sconet import (
     ScoNet,
     class_probabilities,
     count_trainable_parameters,

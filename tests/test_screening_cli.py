@@ -16,11 +16,11 @@ import cv2
 import numpy as np
 import pytest
 
-from screen.checkpoint import save_checkpoint
-from screen.classify import Classifier
+from screen.model.checkpoint import save_checkpoint
+from screen.model.classify import Classifier
 from screen.cli import main
 from screen.phantom import render_video, sample_walker
-from screen.pickles import read_silhouette_pickle
+from screen.silhouettes.pickles import read_silhouette_pickle
 
 CONTRACT_KEYS = {"video", "verdict", "action", "confidence", "probabilities", "clips", "quality",
                  "model", "pipeline", "timing", "note"}  # fmt: skip

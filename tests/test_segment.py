@@ -10,16 +10,16 @@ import yaml
 from random_models import humanseg_model, oracle_model
 from synthetic_video import HEIGHT, WIDTH, Actor, draw_figure, mask_iou, render, walker
 
-from screen.background import estimate_scene
+from screen.frontend.background import estimate_scene
 from screen.errors import FileProblem
-from screen.frames import Frame
-from screen.segment import (
+from screen.frontend.frames import Frame
+from screen.frontend.segment import (
     BackgroundSegmenter,
     PaddleHumanSegmenter,
     expand_box,
     person_probability,
 )
-from screen.video import FrameSource
+from screen.frontend.video import FrameSource
 
 
 def figure_frame(x: float, feet: float, height: float, level: int = 255, ground: int = 60):
@@ -91,7 +91,7 @@ def test_onednn_failure_falls_back_to_plain_cpu_kernels(tmp_path_factory, caplog
     model = humanseg_model(tmp_path_factory, "lite")
     frame, _, box = figure_frame(160, 200, 120)
     plain = PaddleHumanSegmenter(model, threads=1, mkldnn=False).segment(frame, box)
-    with caplog.at_level(logging.WARNING, logger="screen.segment"):
+    with caplog.at_level(logging.WARNING, logger="screen.frontend.segment"):
         segmenter = PaddleHumanSegmenter(model, threads=1, mkldnn=True)
     assert segmenter.mkldnn is False
     assert "oneDNN cannot run" in caplog.text

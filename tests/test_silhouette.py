@@ -7,7 +7,7 @@ import pytest
 from conftest import walker_mask
 from PIL import Image, ImageSequence
 
-from screen.silhouette import normalize_sequence, normalize_silhouette, to_model_input
+from screen.silhouettes.normalize import normalize_sequence, normalize_silhouette, to_model_input
 
 
 def test_centred_rectangle_fills_the_height_and_is_centred():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from screen.errors import FileProblem, SpecError, WeightsMissing
-from screen.specs import (
+from screen.modelfiles.specs import (
     KINDS,
     Checksum,
     ChecksumMismatch,
@@ -292,7 +292,7 @@ def test_an_incomplete_unpacked_folder_is_refused(places):
 
 
 def test_hashes_are_cached_by_size_and_mtime_and_verify_rereads(places, monkeypatch):
-    import screen.specs as specs
+    import screen.modelfiles.specs as specs
 
     target = places / "weights" / "big.bin"
     target.write_bytes(b"x" * 100_000)
@@ -313,7 +313,7 @@ def test_hashes_are_cached_by_size_and_mtime_and_verify_rereads(places, monkeypa
 
 
 def test_a_missing_model_card_reads_as_none(tmp_path):
-    from screen.specs import get_spec
+    from screen.modelfiles.specs import get_spec
 
     (tmp_path / "m.toml").write_text(
         'name = "m"\nkind = "classifier"\narchitecture = "sconet"\ndescription = "d"\n'

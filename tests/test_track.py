@@ -7,11 +7,11 @@ import pytest
 from random_models import yolo_weights
 from synthetic_video import render, textured_background, walker
 
-from screen.background import estimate_scene
-from screen.detect import BackgroundDetector, YoloDetector
-from screen.frames import Detections, Frame, box_iou
-from screen.track import ByteTracker, TrackerSettings
-from screen.video import FrameSource
+from screen.frontend.background import estimate_scene
+from screen.frontend.detect import BackgroundDetector, YoloDetector
+from screen.frontend.frames import Detections, Frame, box_iou
+from screen.frontend.track import ByteTracker, TrackerSettings
+from screen.frontend.video import FrameSource
 
 
 def moving_box(i: int) -> np.ndarray:

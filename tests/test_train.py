@@ -10,15 +10,15 @@ import torch
 import torch.nn.functional as F
 from test_dataset import write_toy_dataset
 
-from screen.checkpoint import load_checkpoint, read_opengait_state_dict
-from screen.classes import ClassOrder, Label
-from screen.classify import Classifier
+from screen.model.checkpoint import load_checkpoint, read_opengait_state_dict
+from screen.model.classes import ClassOrder, Label
+from screen.model.classify import Classifier
 from screen.cli import main
-from screen.dataset import SilhouetteDataset, Split, read_partition
+from screen.training.dataset import SilhouetteDataset, Split, read_partition
 from screen.errors import FileProblem, ScreenError
-from screen.losses import batch_all_triplet_loss, strip_cross_entropy
-from screen.sampler import PKSampler, choose, sample_frames
-from screen.train import (
+from screen.training.losses import batch_all_triplet_loss, strip_cross_entropy
+from screen.training.sampler import PKSampler, choose, sample_frames
+from screen.training.train import (
     ConfigError,
     TrainConfig,
     checkpoint_path,

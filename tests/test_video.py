@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from screen.errors import FileProblem, ScreenError
-from screen.video import FrameSource, NoFrames, NotAVideo, UnreadableCodec, VideoTruncated
+from screen.frontend.video import FrameSource, NoFrames, NotAVideo, UnreadableCodec, VideoTruncated
 
 
 def write_video(path: Path, fps: float, frames: int, size=(64, 48), fourcc: str = "MJPG") -> Path:
@@ -228,7 +228,7 @@ class _CountingCapture:
 def test_each_picked_frame_shows_its_own_picture_and_skipped_ones_are_not_converted(
     tmp_path, monkeypatch
 ):
-    import screen.video as video_module
+    import screen.frontend.video as video_module
 
     video = write_video(tmp_path / "clip.avi", 30.0, 90)
     converted = [0]

@@ -22,12 +22,12 @@ import torch
 from test_checkpoint import save_opengait, sequence, trained_looking_model
 from test_specs import places, write_spec  # noqa: F401  (places is a fixture)
 
-from screen.checkpoint import ModelMetadata, read_checkpoint_metadata, save_checkpoint
-from screen.classes import ClassOrder, Label
-from screen.classify import Classifier, load_classifier
+from screen.model.checkpoint import ModelMetadata, read_checkpoint_metadata, save_checkpoint
+from screen.model.classes import ClassOrder, Label
+from screen.model.classify import Classifier, load_classifier
 from screen.cli import main
 from screen.errors import CheckpointError, ScreenError
-from screen.specs import (
+from screen.modelfiles.specs import (
     Checksum,
     ChecksumMismatch,
     file_sha256,
@@ -35,7 +35,7 @@ from screen.specs import (
     resolve_file,
     trusted_record,
 )
-from screen.weights import (
+from screen.modelfiles.weights import (
     DownloadFailed,
     download,
     download_dir,

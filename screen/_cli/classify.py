@@ -33,9 +33,9 @@ def classify(
     device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda:0."),
 ) -> None:
     """Classify a stored silhouette sequence (no video needed)."""
-    from ..classify import load_classifier
-    from ..results import prediction_to_dict
-    from ..silhouette_io import read_silhouettes
+    from ..model.classify import load_classifier
+    from ..outputs.result import prediction_to_dict
+    from ..silhouettes.files import read_silhouettes
 
     sequence = read_silhouettes(silhouettes)
     classifier = load_classifier(
@@ -55,6 +55,6 @@ def classify(
         write_json(result, json_out)
         if json_out == "-":
             return
-    from ..results import print_result
+    from ..outputs.result import print_result
 
     print_result(console, result)

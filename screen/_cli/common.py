@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..classes import ClassOrder
+from ..model.classes import ClassOrder
 from ..errors import ScreenError
 
 console = Console(highlight=False)

@@ -46,7 +46,7 @@ def screen_video(
     """Screen one video: verdict, action, confidence, probabilities and quality flags."""
     from ..errors import FileProblem
     from ..pipeline import Screener
-    from ..results import print_result
+    from ..outputs.result import print_result
 
     opt.set_verbosity(quiet, verbose)
     if not video.exists():
@@ -55,7 +55,7 @@ def screen_video(
     with _progress(quiet) as progress:
         screening = screener.screen(video, progress, keep_masks=overlay is not None)
     if overlay is not None:
-        from ..overlay import write_overlay
+        from ..outputs.overlay import write_overlay
 
         write_overlay(screening.frontend, overlay, settings.fps, settings.rotate, settings.max_side)
     if json_out is not None:

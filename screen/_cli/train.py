@@ -48,9 +48,9 @@ def train(
     ),
 ) -> None:
     """Train ScoNet(-MT) with the paper's recipe; checkpoints and a safetensors export in OUT."""
-    from ..dataset import SilhouetteDataset, Split, counts_table, read_partition, split_counts
-    from ..train import resolve_config
-    from ..train import train as run_training
+    from ..training.dataset import SilhouetteDataset, Split, counts_table, read_partition, split_counts
+    from ..training.train import resolve_config
+    from ..training.train import train as run_training
 
     settings = resolve_config(
         config,
@@ -116,12 +116,12 @@ def evaluate(
     plot: Path | None = typer.Option(None, "--plot", help="Save confusion matrices as a PNG."),
 ) -> None:
     """Accuracy, per-class precision/recall, screening sensitivity/specificity on a split."""
-    from ..classify import load_classifier
-    from ..dataset import SilhouetteDataset, Split
+    from ..model.classify import load_classifier
+    from ..training.dataset import SilhouetteDataset, Split
     from ..errors import ScreenError
-    from ..evaluate import Protocol, plot_confusion, report_tables
-    from ..evaluate import evaluate as run_evaluation
-    from ..train import set_threads
+    from ..training.evaluate import Protocol, plot_confusion, report_tables
+    from ..training.evaluate import evaluate as run_evaluation
+    from ..training.train import set_threads
 
     choices = {"both": tuple(Protocol), **{p.value: (p,) for p in Protocol}}
     if protocol not in choices:

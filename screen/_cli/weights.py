@@ -11,7 +11,7 @@ import typer
 from .common import console, err_console, parse_class_order, write_json
 
 if TYPE_CHECKING:
-    from ..specs import ModelSpec, ResolvedFile
+    from ..modelfiles.specs import ModelSpec, ResolvedFile
 
 weights_app = typer.Typer(
     name="weights",
@@ -72,8 +72,8 @@ def list_models(
     from rich.markup import escape
     from rich.table import Table
 
-    from ..specs import all_specs, project_weights_dir, user_cache_dir
-    from ..weights import model_status
+    from ..modelfiles.specs import all_specs, project_weights_dir, user_cache_dir
+    from ..modelfiles.weights import model_status
 
     statuses = [model_status(spec) for spec in all_specs().values()]
     if json_out is not None:
@@ -121,9 +121,9 @@ def download(
 ) -> None:
     """Download a model's files with checksum verification; archives are unpacked."""
     from ..errors import ScreenError
-    from ..specs import all_specs, get_spec
-    from ..weights import download as fetch
-    from ..weights import download_dir
+    from ..modelfiles.specs import all_specs, get_spec
+    from ..modelfiles.weights import download as fetch
+    from ..modelfiles.weights import download_dir
 
     target = download_dir(directory)
     specs = list(all_specs().values()) if name == "all" else [get_spec(name)]
@@ -149,8 +149,8 @@ def verify() -> None:
     """Recompute the checksum of every present model file; exit 1 if one is refused."""
     from rich.table import Table
 
-    from ..specs import all_specs
-    from ..weights import verify_present
+    from ..modelfiles.specs import all_specs
+    from ..modelfiles.weights import verify_present
 
     table = Table(title="Model files, re-hashed", title_justify="left")
     for column in ("model", "file", "sha256", "checksum"):
@@ -176,8 +176,8 @@ def forget(
     name: str = typer.Argument(..., help="The model whose first-use record to drop."),
 ) -> None:
     """Forget the sha256 recorded at first use: the next download or load is trusted afresh."""
-    from ..specs import get_spec
-    from ..weights import forget as forget_record
+    from ..modelfiles.specs import get_spec
+    from ..modelfiles.weights import forget as forget_record
 
     dropped = forget_record(get_spec(name))
     _say(f"{name}: " + ("record dropped" if dropped else "no record to drop"))
@@ -204,7 +204,7 @@ def import_checkpoint(
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
 ) -> None:
     """Turn an OpenGait ScoNet checkpoint into this tool's format, recording where it came from."""
-    from ..weights import import_opengait
+    from ..modelfiles.weights import import_opengait
 
     imported = import_opengait(
         file,

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..classes import Label
+from ..model.classes import Label
 from ..errors import ScreenError
 
 #: Severity bands [low, high) in degrees, in the spirit of Cobb-angle cut-offs.

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import Label
+from ..model.classes import Label
 from ..errors import FileProblem, ScreenError
 from .camera import VIEW_NAMES, Stage, make_stage
 from .motion import standing_route, walk_route

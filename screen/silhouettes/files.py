@@ -7,9 +7,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import FileProblem
+from ..errors import FileProblem
 from .pickles import read_silhouette_pickle
-from .silhouette import STORED_SIZE, NormalizedSequence, normalize_sequence
+from .normalize import STORED_SIZE, NormalizedSequence, normalize_sequence
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .classes import Label
+from ..model.classes import Label
 
 
 class Verdict(StrEnum):

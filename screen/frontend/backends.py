@@ -15,9 +15,9 @@ from pathlib import Path
 
 from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
-from .errors import ScreenError, WeightsMissing
+from ..errors import ScreenError, WeightsMissing
 from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
-from .specs import ModelSpec, get_spec, resolve_file
+from ..modelfiles.specs import ModelSpec, get_spec, resolve_file
 
 log = logging.getLogger(__name__)
 

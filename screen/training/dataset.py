@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .classes import LABELS, Label
-from .errors import FileProblem
-from .pickles import read_silhouette_pickle
+from ..model.classes import LABELS, Label
+from ..errors import FileProblem
+from ..silhouettes.pickles import read_silhouette_pickle
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -21,10 +21,10 @@ import torch
 
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
-from .errors import CheckpointError
+from ..errors import CheckpointError
 from .sconet import ScoNet, class_probabilities, inference_backbone, pool_windows
-from .silhouette import to_model_input
-from .specs import file_sha256
+from ..silhouettes.normalize import to_model_input
+from ..modelfiles.specs import file_sha256
 
 CLIP_LENGTH = 30
 CLIP_STRIDE = 15
@@ -272,7 +272,7 @@ def load_classifier(
     **options,
 ) -> Classifier:
     """The classifier at `weights`, else the spec's file found the usual way."""
-    from .specs import get_spec, resolve_file
+    from ..modelfiles.specs import get_spec, resolve_file
 
     if weights is None:
         weights = resolve_file(get_spec(spec_name)).path

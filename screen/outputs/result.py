@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .classes import LABELS
-from .classify import Classifier, Probabilities, SequencePrediction
+from ..model.classes import LABELS
+from ..model.classify import Classifier, Probabilities, SequencePrediction
 from .verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
 
 PROBABILITY_NOTE = "softmax(16 x mean strip logit), the model's training scale; not calibrated"

@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoint import ModelMetadata, save_checkpoint
-from .classes import ClassOrder
-from .cores import available_cores
+from ..model.checkpoint import ModelMetadata, save_checkpoint
+from ..model.classes import ClassOrder
+from ..cores import available_cores
 from .dataset import SilhouetteDataset
-from .errors import CheckpointError, FileProblem, ScreenError
+from ..errors import CheckpointError, FileProblem, ScreenError
 from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
 from .sampler import PKSampler, sample_frames
-from .sconet import LOGIT_SCALE, ScoNet
-from .silhouette import to_model_input
+from ..model.sconet import LOGIT_SCALE, ScoNet
+from ..silhouettes.normalize import to_model_input
 
 MODELS = ("sconet", "sconet-mt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -176,7 +176,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         return precision
     if device.type == "cuda":
         return "fp16"
-    from .classify import bf16_supported
+    from ..model.classify import bf16_supported
 
     return "bf16" if device.type == "cpu" and bf16_supported() else "fp32"
 
@@ -448,7 +448,7 @@ def export_model(
         trained_on=config.trained_on,
         clinical=False,
         provenance=(
-            f"{command or 'screen.train.train()'}; partition {partition.path.name} "
+            f"{command or 'screen.training.train.train()'}; partition {partition.path.name} "
             f"sha256 {partition.sha256}"
         ),
         notes=f"{config.model} trained {config.iterations} iterations by scoliosis-screen",

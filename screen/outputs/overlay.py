@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .frontend import FrontendResult
-from .video import FrameSource
+from ..frontend.extract import FrontendResult
+from ..frontend.video import FrameSource
 
 BOX_COLOUR = (0, 200, 0)  # BGR green
 MASK_COLOUR = np.array([255, 80, 0], np.float32)  # BGR blue tint

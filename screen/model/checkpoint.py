@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .classes import ClassOrder
-from .errors import CheckpointError
+from ..errors import CheckpointError
 from .sconet import ScoNet
 
 FORMAT_NAME = "scoliosis-screen/sconet"

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from .background import ForegroundModel, Scene, kernel
-from .errors import WeightsMissing
+from ..errors import WeightsMissing
 from .frames import Detections, Frame
 
 

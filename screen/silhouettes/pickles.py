@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FileProblem
-from .silhouette import STORED_SIZE
+from ..errors import FileProblem
+from .normalize import STORED_SIZE
 
 _ALLOWED = {
     ("numpy", "ndarray"),

@@ -30,10 +30,11 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import FileProblem, SpecError, WeightsMissing
+from ..errors import FileProblem, SpecError, WeightsMissing
 
 KINDS = ("detector", "segmenter", "classifier")
 APP_NAME = "scoliosis-screen"
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  #: screen/, beside models/ and weights/
 
 
 # --- specs -------------------------------------------------------------------
@@ -136,7 +137,7 @@ def _models_dir() -> Traversable:
     try:
         return resources.files("screen._models")
     except ModuleNotFoundError:  # an editable install cannot import the namespace package
-        return Path(__file__).resolve().parent.parent / "models"
+        return _PACKAGE_DIR.parent / "models"
 
 
 def all_specs(models_dir: str | Path | None = None) -> dict[str, ModelSpec]:
@@ -173,7 +174,7 @@ def project_weights_dir() -> Path:
     override = os.environ.get("SCREEN_WEIGHTS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "weights"
+    return _PACKAGE_DIR.parent / "weights"
 
 
 def bundled_weights_dir() -> Path | None:
@@ -182,7 +183,7 @@ def bundled_weights_dir() -> Path | None:
     A wheel maps the project's weights/ to screen/_weights/; a source checkout has
     no such folder and finds the same files in weights/.
     """
-    folder = Path(__file__).resolve().parent / "_weights"
+    folder = _PACKAGE_DIR / "_weights"
     return folder if folder.is_dir() else None
 
 

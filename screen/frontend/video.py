@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import FileProblem, ScreenError
+from ..errors import FileProblem, ScreenError
 from .frames import Frame
 from .video_check import codec_tag, container_kind, image_kind, mp4_sample_count, truncation
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .background import ForegroundModel, Scene, fill_holes, kernel, largest_component
-from .errors import FileProblem
+from ..errors import FileProblem
 from .frames import CropMask, Frame
 
 log = logging.getLogger(__name__)

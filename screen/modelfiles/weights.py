@@ -5,7 +5,7 @@ into a private staging folder beside the target; archives are unpacked there,
 and only a complete, verified file or folder is renamed into place.  A failure
 or Ctrl-C leaves the target as it was.  Where the publisher gives no checksum,
 the sha256 of the first download is recorded and every later load is checked
-against it (trust on first use, see screen.specs).
+against it (trust on first use, see screen.modelfiles.specs).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .classes import ClassOrder
-from .errors import CheckpointError, ScreenError, WeightsMissing
+from ..model.classes import ClassOrder
+from ..errors import CheckpointError, ScreenError, WeightsMissing
 from .specs import (
     Checksum,
     ModelSpec,
@@ -41,7 +41,7 @@ from .specs import (
 )
 
 if TYPE_CHECKING:
-    from .checkpoint import ModelMetadata
+    from ..model.checkpoint import ModelMetadata
 
 DOWNLOAD_TIMEOUT_S = 60
 DIR_CHOICES = ("auto", "weights", "cache")
@@ -395,7 +395,7 @@ def import_opengait(
     The file is read with torch.load(weights_only=True): it cannot run code.  Keys
     and shapes must match ScoNet exactly.  `clinical` must be stated with `trained_on`.
     """
-    from .checkpoint import ModelMetadata, load_opengait_checkpoint, save_checkpoint
+    from ..model.checkpoint import ModelMetadata, load_opengait_checkpoint, save_checkpoint
 
     source, out_dir = Path(source), Path(out_dir)
     name = name or source.stem

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .sconet import LOGIT_SCALE
+from ..model.sconet import LOGIT_SCALE
 
 
 def strip_cross_entropy(

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import LABELS, Label
-from .classify import Classifier
+from ..model.classes import LABELS, Label
+from ..model.classify import Classifier
 from .dataset import SilhouetteDataset
-from .errors import ScreenError
+from ..errors import ScreenError
 
 Z95 = 1.959963984540054  #: two-sided 95% normal quantile
 WHOLE_SEQUENCE_LIMIT = 720  #: frames the paper's test protocol pools at most
