@@ -107,7 +107,8 @@ def random_models() -> dict[str, Path]:
 def installed(spec_name: str) -> Path | None:
     """The real weights of a model spec where installed (checksum checked), else None."""
     from screen.errors import ScreenError
-    from screen.modelfiles.specs import get_spec, resolve_file
+    from screen.modelfiles.files import resolve_file
+    from screen.modelfiles.specs import get_spec
 
     try:
         return resolve_file(get_spec(spec_name)).path
@@ -163,8 +164,8 @@ def make_screener(path: str, variant: str, models: dict):
     from screen.frontend.backends import StageChoice
     from screen.frontend.detect import YoloDetector
     from screen.frontend.extract import Frontend
-    from screen.pipeline import Screener, cpu_budget, frontend_options
     from screen.frontend.segment import PaddleHumanSegmenter
+    from screen.pipeline import Screener, cpu_budget, frontend_options
     from screen.settings import Settings
 
     values = {"weights": models["sconet"]["path"]}

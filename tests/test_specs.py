@@ -9,20 +9,18 @@ from pathlib import Path
 import pytest
 
 from screen.errors import FileProblem, SpecError, WeightsMissing
-from screen.modelfiles.specs import (
-    KINDS,
+from screen.modelfiles.files import (
     Checksum,
     ChecksumMismatch,
-    all_specs,
     cached_sha256,
     check_file,
     checksum_records_path,
     file_sha256,
     forget_trusted,
-    get_spec,
     resolve_file,
     trusted_record,
 )
+from screen.modelfiles.specs import KINDS, all_specs, get_spec
 
 SHIPPED = all_specs()
 
@@ -292,13 +290,13 @@ def test_an_incomplete_unpacked_folder_is_refused(places):
 
 
 def test_hashes_are_cached_by_size_and_mtime_and_verify_rereads(places, monkeypatch):
-    import screen.modelfiles.specs as specs
+    import screen.modelfiles.files as files
 
     target = places / "weights" / "big.bin"
     target.write_bytes(b"x" * 100_000)
     reads = []
-    real = specs.file_sha256
-    monkeypatch.setattr(specs, "file_sha256", lambda path: reads.append(path) or real(path))
+    real = files.file_sha256
+    monkeypatch.setattr(files, "file_sha256", lambda path: reads.append(path) or real(path))
     first = cached_sha256(target)
     assert cached_sha256(target) == first and len(reads) == 1  # second time: a stat only
     stat = target.stat()
@@ -313,8 +311,6 @@ def test_hashes_are_cached_by_size_and_mtime_and_verify_rereads(places, monkeypa
 
 
 def test_a_missing_model_card_reads_as_none(tmp_path):
-    from screen.modelfiles.specs import get_spec
-
     (tmp_path / "m.toml").write_text(
         'name = "m"\nkind = "classifier"\narchitecture = "sconet"\ndescription = "d"\n'
         'files = [{ name = "m.safetensors" }]\nlicense = "x"\nintended_use = "test"\n'

@@ -22,19 +22,19 @@ import torch
 from test_checkpoint import save_opengait, sequence, trained_looking_model
 from test_specs import places, write_spec  # noqa: F401  (places is a fixture)
 
+from screen.cli import main
+from screen.errors import CheckpointError, ScreenError
 from screen.model.checkpoint import ModelMetadata, read_checkpoint_metadata, save_checkpoint
 from screen.model.classes import ClassOrder, Label
 from screen.model.classify import Classifier, load_classifier
-from screen.cli import main
-from screen.errors import CheckpointError, ScreenError
-from screen.modelfiles.specs import (
+from screen.modelfiles.files import (
     Checksum,
     ChecksumMismatch,
     file_sha256,
-    get_spec,
     resolve_file,
     trusted_record,
 )
+from screen.modelfiles.specs import get_spec
 from screen.modelfiles.weights import (
     DownloadFailed,
     download,

@@ -11,7 +11,8 @@ import typer
 from .common import console, err_console, parse_class_order, write_json
 
 if TYPE_CHECKING:
-    from ..modelfiles.specs import ModelSpec, ResolvedFile
+    from ..modelfiles.files import ResolvedFile
+    from ..modelfiles.specs import ModelSpec
 
 weights_app = typer.Typer(
     name="weights",
@@ -72,7 +73,8 @@ def list_models(
     from rich.markup import escape
     from rich.table import Table
 
-    from ..modelfiles.specs import all_specs, project_weights_dir, user_cache_dir
+    from ..modelfiles.files import project_weights_dir, user_cache_dir
+    from ..modelfiles.specs import all_specs
     from ..modelfiles.weights import model_status
 
     statuses = [model_status(spec) for spec in all_specs().values()]

@@ -17,7 +17,8 @@ from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
 from ..errors import ScreenError, WeightsMissing
 from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
-from ..modelfiles.specs import ModelSpec, get_spec, resolve_file
+from ..modelfiles.files import resolve_file
+from ..modelfiles.specs import ModelSpec, get_spec
 
 log = logging.getLogger(__name__)
 

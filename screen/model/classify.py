@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import CheckpointError
+from ..modelfiles.files import file_sha256
+from ..silhouettes.normalize import to_model_input
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
-from ..errors import CheckpointError
 from .sconet import ScoNet, class_probabilities, inference_backbone, pool_windows
-from ..silhouettes.normalize import to_model_input
-from ..modelfiles.specs import file_sha256
 
 CLIP_LENGTH = 30
 CLIP_STRIDE = 15
@@ -272,7 +272,8 @@ def load_classifier(
     **options,
 ) -> Classifier:
     """The classifier at `weights`, else the spec's file found the usual way."""
-    from ..modelfiles.specs import get_spec, resolve_file
+    from ..modelfiles.files import resolve_file
+    from ..modelfiles.specs import get_spec
 
     if weights is None:
         weights = resolve_file(get_spec(spec_name)).path

@@ -5,7 +5,7 @@ into a private staging folder beside the target; archives are unpacked there,
 and only a complete, verified file or folder is renamed into place.  A failure
 or Ctrl-C leaves the target as it was.  Where the publisher gives no checksum,
 the sha256 of the first download is recorded and every later load is checked
-against it (trust on first use, see screen.modelfiles.specs).
+against it (trust on first use, see screen.modelfiles.files).
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..model.classes import ClassOrder
 from ..errors import CheckpointError, ScreenError, WeightsMissing
-from .specs import (
+from ..model.classes import ClassOrder
+from .files import (
     Checksum,
-    ModelSpec,
     ResolvedFile,
-    WeightFile,
     candidate_paths,
     check_file,
     file_sha256,
@@ -39,6 +37,7 @@ from .specs import (
     trusted_record,
     user_cache_dir,
 )
+from .specs import ModelSpec, WeightFile
 
 if TYPE_CHECKING:
     from ..model.checkpoint import ModelMetadata

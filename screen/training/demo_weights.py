@@ -23,9 +23,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..cores import available_cores
 from ..model.checkpoint import ModelMetadata, load_checkpoint, save_checkpoint
 from ..model.classes import LABELS
-from ..cores import available_cores
 
 MT_NAME = "sconet-mt-demo"
 CE_NAME = "sconet-demo"
@@ -43,9 +43,9 @@ def evaluate_file(
 ) -> dict:
     """Both protocols on the TEST split (report without per-sequence rows) and training facts."""
     from ..model.classify import Classifier
+    from ..modelfiles.files import file_sha256
     from .dataset import SilhouetteDataset, Split
     from .evaluate import evaluate
-    from ..modelfiles.specs import file_sha256
     from .train import set_threads
 
     set_threads(threads)
