@@ -2,15 +2,16 @@
 
 The CLI only parses options and calls the library.  Expected failures
 (ScreenError) become one line on stderr and a non-zero exit; SCREEN_DEBUG=1
-shows the traceback instead.
+shows the traceback instead.  Usage errors (unknown option, missing argument)
+are click's short usage message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -48,16 +49,73 @@ register_all(app)
 VIDEO_COMMAND = "video"
 
 
-def _route(argv: list[str], command_names: set[str]) -> list[str]:
-    """`screen VIDEO ...` -> `screen video VIDEO ...`: VIDEO is a path, not a subcommand."""
+def _click_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Exit, Abort) classes of the click that typer really runs on.
+
+    typer >= 0.2x parses with its own vendored copy of click, whose exceptions are not
+    plain click's, so `except click.ClickException` misses them and a usage error becomes a
+    traceback.  typer.BadParameter / Exit / Abort are public and always belong to the click
+    in use, so the base class is found from them, not from a private module path; plain
+    click's classes are added in case some code path still raises those.
+    """
+    base = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    errors, exits, aborts = [base], [typer.Exit], [typer.Abort]
+    try:
+        import click
+    except ImportError:  # typer with a vendored click does not need click installed
+        pass
+    else:
+        errors.append(click.ClickException)
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+    return tuple(set(errors)), tuple(set(exits)), tuple(set(aborts))
+
+
+_CLICK_ERROR, _CLICK_EXIT, _CLICK_ABORT = _click_exceptions()
+
+
+#: Options of `screen` itself; any other first argument belongs to `screen VIDEO`.
+ROOT_OPTIONS = frozenset({"--help", "--version"})
+
+
+def _route(
+    argv: list[str], command_names: set[str], root_options: frozenset[str] = ROOT_OPTIONS
+) -> list[str]:
+    """`screen VIDEO ...` -> `screen video VIDEO ...`: VIDEO is a path, not a subcommand.
+
+    Options before VIDEO (`screen --json - walk.mp4`) and `screen -- -x.mp4` (a name that
+    starts with '-') are routed too; only the root's own options stay at the root.
+    """
     if (
-        argv
-        and not argv[0].startswith("-")
-        and argv[0] not in command_names
-        and VIDEO_COMMAND in command_names
+        not argv
+        or VIDEO_COMMAND not in command_names
+        or argv[0] in command_names
+        or argv[0] in root_options
     ):
-        return [VIDEO_COMMAND, *argv]
-    return argv
+        return argv
+    return [VIDEO_COMMAND, *argv]
+
+
+def _looks_like_a_file(arg: str) -> bool:
+    """`-x.mp4`, `--walk.pkl`: an argument with a dash that names a file, not an option."""
+    return "=" not in arg and (os.path.splitext(arg)[1] != "" or os.path.exists(arg))
+
+
+def _dash_file_hint(error: Exception, argv: list[str]) -> None:
+    """Rewrite "No such option: -x" for `screen -x.mp4` into how to name such a file."""
+    option = getattr(error, "option_name", None)
+    if not option or "--" in argv:
+        return
+    arg = next((a for a in argv if a.startswith(option) and _looks_like_a_file(a)), None)
+    if arg is None:
+        return
+    others = list(argv)
+    others.remove(arg)
+    fixed = shlex.join(["screen", *others, "--", arg])
+    error.message = (
+        f"No such option: {arg}; to name a file that starts with '-', write `{fixed}` (or ./{arg})"
+    )
+    error.possibilities = None  # "did you mean --x?" only confuses here
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,22 +123,24 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     names = set(getattr(command, "commands", {}))
+    root_options = frozenset(o for p in command.params for o in p.opts) | ROOT_OPTIONS
     try:
-        result = command.main(args=_route(argv, names), prog_name="screen", standalone_mode=False)
+        result = command.main(
+            args=_route(argv, names, root_options), prog_name="screen", standalone_mode=False
+        )
     except ScreenError as error:
         if os.environ.get("SCREEN_DEBUG"):
             raise
         err_console.print(f"screen: error: {error}", markup=False, soft_wrap=True)
         return error.exit_code
-    except click.exceptions.Exit as done:
+    except _CLICK_EXIT as done:
         return done.exit_code
-    except click.ClickException as error:
+    except _CLICK_ERROR as error:
+        # Usage errors: usage line, "Try 'screen ... --help' for help.", "Error: ...", exit 2.
+        _dash_file_hint(error, argv)
         error.show()
         return error.exit_code
-    except click.exceptions.Abort:
-        err_console.print("screen: interrupted", markup=False)
-        return 130
-    except KeyboardInterrupt:
+    except (*_CLICK_ABORT, KeyboardInterrupt):
         err_console.print("screen: interrupted", markup=False)
         return 130
     return result if isinstance(result, int) else 0

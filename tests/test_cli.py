@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from test_checkpoint import metadata, sequence, trained_looking_model
 
-from screen.model.checkpoint import save_checkpoint
 from screen.cli import _route, main
+from screen.model.checkpoint import save_checkpoint
 from screen.silhouettes.pickles import write_silhouette_pickle
 
 
@@ -104,3 +104,127 @@ def test_classify_reads_phantom_ground_truth_masks(tmp_path, checkpoint, capsys)
     np.savez(tmp_path / "objects.npz", masks=np.array([{"x": 1}], dtype=object))
     assert main(["classify", str(tmp_path / "objects.npz"), "--weights", str(checkpoint)]) != 0
     assert "not an .npz with a 'masks' array" in capsys.readouterr().err
+
+
+# Usage errors: every command answers a mistyped option or a missing argument with click's
+# short usage message and exit code 2, never a traceback (typer's vendored click once slipped
+# past the CLI's handler).  Paths that must exist are the test's tmp_path ("{tmp}").
+COMMANDS_MISSING = [
+    # (command, the rest of a line that lacks one required argument or option)
+    (["video"], []),
+    (["batch"], []),
+    (["batch"], ["{tmp}"]),  # no --out
+    (["silhouettes"], []),
+    (["silhouettes"], ["{tmp}"]),  # no --out
+    (["classify"], []),
+    (["train"], []),
+    (["train"], ["{tmp}", "--out", "{tmp}/run"]),  # no --partition
+    (["evaluate"], []),
+    (["weights", "download"], []),
+    (["weights", "forget"], []),
+    (["weights", "import"], []),
+    (["phantom", "video"], []),
+    (["phantom", "video"], ["{tmp}/walk.mp4", "--seed", "1"]),  # no --label
+    (["phantom", "dataset"], []),
+]
+COMMANDS = sorted({tuple(command) for command, _ in COMMANDS_MISSING}) + [
+    ("weights", "list"),
+    ("weights", "verify"),
+    ("weights",),
+    ("phantom",),
+]
+
+
+def _usage_error(capsys, argv, code=2):
+    assert main(argv) == code
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text
+    assert "--help" in text and "Usage: screen" in text
+    assert len(text.strip().splitlines()) <= 6, text  # short: usage, hint, error
+    return captured.err
+
+
+def test_every_command_is_in_the_tables():
+    import typer
+
+    from screen.cli import app
+
+    def leaves(command, path=()):
+        subcommands = getattr(command, "commands", None)
+        if not subcommands:
+            return {path}
+        found = {path}
+        for name, sub in subcommands.items():
+            found |= leaves(sub, (*path, name))
+        return found
+
+    assert leaves(typer.main.get_command(app)) - {()} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_mistyped_option_is_a_usage_error(capsys, command):
+    err = _usage_error(capsys, [*command, "--bogus"])
+    assert "No such option: --bogus" in err
+    assert f"screen {' '.join(command)} --help" in err
+
+
+@pytest.mark.parametrize(
+    "command, rest", COMMANDS_MISSING, ids=lambda x: " ".join(x) if x else "nothing"
+)
+def test_a_missing_argument_is_a_usage_error(tmp_path, capsys, command, rest):
+    rest = [arg.format(tmp=tmp_path) for arg in rest]
+    assert "Missing" in _usage_error(capsys, [*command, *rest])
+
+
+def test_a_routed_video_line_gets_usage_errors_too(capsys):
+    assert "No such option: --bogus" in _usage_error(capsys, ["walk.mp4", "--bogus"])
+    assert "Missing argument" in _usage_error(capsys, ["--json", "-"])
+
+
+def test_no_arguments_shows_the_help(capsys):
+    code = main([])
+    captured = capsys.readouterr()
+    assert code in (0, 2)
+    assert "Traceback" not in captured.out + captured.err
+    assert "Commands:" in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    "argv, fixed",
+    [
+        (["-x.mp4"], "screen -- -x.mp4"),
+        (["--json", "-", "-x.mp4"], "screen --json - -- -x.mp4"),
+        (["classify", "-walk.pkl"], "screen classify -- -walk.pkl"),
+    ],
+)
+def test_a_file_named_with_a_dash_gets_a_hint(capsys, argv, fixed):
+    err = _usage_error(capsys, argv)
+    assert f"No such option: {argv[-1]}" in err and f"`{fixed}`" in err
+
+
+def test_a_file_named_with_a_dash_after_double_dash_is_screened(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _route(["--", "-x.mp4"], {"video"}) == ["video", "--", "-x.mp4"]
+    assert main(["--", "-x.mp4"]) == 1  # reaches the video command: the file is not there
+    err = capsys.readouterr().err
+    assert err.startswith("screen: error: -x.mp4") and "no such file" in err
+    (tmp_path / "-walk.pkl").write_text("hello")
+    assert main(["classify", "--", "-walk.pkl"]) != 0
+    assert "pickle" in capsys.readouterr().err  # read as a file, not as an option
+
+
+def test_the_console_script_prints_no_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("screen")
+    if not script.exists():
+        pytest.skip(f"no console script next to {sys.executable}")
+    run = subprocess.run(
+        [str(script), "batch", "--bogus"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and "No such option: --bogus" in run.stderr
+    assert "Try 'screen batch --help' for help." in run.stderr
