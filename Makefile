@@ -7,18 +7,33 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
-.PHONY: setup test test-all demo lint clean examples demo-weights bench
+.PHONY: setup lock test test-all demo lint clean examples demo-weights bench
 
 setup: $(STAMP)
 
-# Re-install only when the project's metadata changes, so a second `make` is instant.
-$(STAMP): pyproject.toml
+# Re-install only when the project's metadata or the lock changes, so a second `make` is
+# instant.  constraints.txt pins every package to the versions the suite passed with: a new
+# release of a dependency (typer 0.29 once broke the CLI) cannot slip into a fresh clone.
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=python3.11)")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@mkdir -p $(YOLO_CONFIG_DIR) $(MPLCONFIGDIR)
 	touch $(STAMP)
+
+# Refresh constraints.txt: resolve pyproject.toml's ranges afresh (newest allowed releases) in
+# a throwaway venv and freeze it (setuptools too: torch imports it; pip is only the installer).
+# Then `make clean test`, and commit constraints.txt only if the suite passes.
+LOCK_VENV ?= .cache/lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[dev]'
+	{ grep '^#' constraints.txt; $(LOCK_VENV)/bin/pip freeze --all --exclude-editable | grep -v '^pip=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 test: setup
 	$(PY) -m pytest -q
