@@ -18,15 +18,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rich.progress import Progress
 
 from .batch import find_videos
-from .model.classes import Label
 from .errors import FileProblem, ScreenError
 from .frontend.extract import Frontend
-from .silhouettes.pickles import write_silhouette_pickle
-from .pipeline import cpu_budget, frontend_options, participant_sequence
+from .model.classes import Label
+from .pipeline import cpu_budget, participant_sequence
+from .progress import ProgressCallback
 from .settings import Settings
+from .silhouettes.pickles import write_silhouette_pickle
 
 UNLABELLED = "unlabelled"  #: the label folder when --label is not given (screen train needs one)
 SALT_FILE = ".pseudonym-salt"
@@ -70,7 +70,7 @@ def export_silhouettes(
     full: bool = False,
     pseudonymize: bool = False,
     salt: str | None = None,
-    progress: Progress | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> list[str]:
     """Export every video under `source` (or the one video); returns one line per video."""
     if label is not None:
@@ -93,12 +93,12 @@ def export_silhouettes(
     out.mkdir(parents=True, exist_ok=True)
     secret = _salt(out, salt) if pseudonymize else None
     # One front end for the whole folder: its networks load once, not once per video.
-    runner = Frontend(frontend_options(settings, cpu_budget(settings)))
+    runner = Frontend(settings, cpu_budget(settings))
     lines = []
     for relative, video in videos.items():
         name = pseudonym(relative, secret) if secret else _safe_id(relative)
         folder = _inside(out, out / name / (label or UNLABELLED) / view)
-        frontend = runner.extract(video, progress)
+        frontend = runner.extract(video, on_progress)
         participant = participant_sequence(frontend)
         if not participant.silhouettes:
             lines.append(
@@ -118,7 +118,7 @@ def export_silhouettes(
             "source": None if secret else relative,
             "label": label,
             "view": view,
-            "fps": settings.fps,
+            "fps": settings.video.fps,
             "png_form": "cropped full resolution" if full else "normalised 64x64, binarised at 128",
             "frames": [
                 {"index": s.index, "timestamp": round(s.timestamp, 4)}

@@ -17,18 +17,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from rich.progress import Progress
 
+from .cores import core_share
+from .frontend.extract import Frontend, FrontendResult
+from .frontend.passes import Silhouette
+from .frontend.video import VideoInfo
 from .model.classes import LABELS
 from .model.classify import Classifier, load_classifier
-from .cores import core_share
-from .frontend.extract import Frontend, FrontendOptions, FrontendResult, Silhouette
 from .outputs.result import PROBABILITY_NOTE, named_probabilities
+from .outputs.verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
+from .progress import ProgressCallback
 from .settings import Settings
 from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
-from .frontend.track import TrackerSettings
-from .outputs.verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
-from .frontend.video import VideoInfo
 
 #: Front-end flags that make a video impossible to judge on their own.
 BLOCKING_FLAGS = ("no_person", "no_walker", "two_walkers")
@@ -43,34 +43,7 @@ def cpu_budget(settings: Settings) -> int:
     processes, whose torch then starts on one thread, and a run quietly used one
     core of two (a bench child screened a 20 s video in 28.8 s instead of 25.6 s).
     """
-    return settings.workers or core_share()
-
-
-def frontend_options(settings: Settings, workers: int = 1) -> FrontendOptions:
-    """The front-end part of the settings (`workers`: stage copies on their own threads)."""
-    options = FrontendOptions(
-        fps=settings.fps,
-        rotate=settings.rotate,
-        max_side=settings.max_side,
-        detector=settings.detector,
-        segmenter=settings.segmenter,
-        detector_weights=Path(settings.detector_weights) if settings.detector_weights else None,
-        segmenter_weights=Path(settings.segmenter_weights) if settings.segmenter_weights else None,
-        imgsz=settings.imgsz,
-        detect_confidence=settings.detect_confidence,
-        mask_threshold=settings.mask_threshold,
-        workers=workers,
-        detect_every=settings.detect_every,
-        segment_batch=settings.segment_batch,
-        tracker=TrackerSettings(
-            track_high_thresh=settings.track_high_thresh,
-            track_low_thresh=settings.track_low_thresh,
-            new_track_thresh=settings.new_track_thresh,
-            track_buffer=settings.track_buffer,
-            match_thresh=settings.match_thresh,
-        ),
-    )
-    return replace(options, threads=settings.threads) if settings.threads else options
+    return settings.runtime.workers or core_share()
 
 
 def cut_by_frame_edge(silhouette: Silhouette, width: int, height: int) -> bool:
@@ -137,12 +110,13 @@ class Screening:
 
 def classifier_from_settings(settings: Settings) -> Classifier:
     """The classifier the settings name (default: the demo model), loaded and checked."""
+    chosen = settings.classifier
     return load_classifier(
-        settings.weights,
-        settings.parsed_class_order,
-        device=settings.device,
-        precision=settings.precision,
-        clip_stride=settings.clip_stride,
+        chosen.weights,
+        chosen.parsed_class_order,
+        device=chosen.device,
+        precision=chosen.precision,
+        clip_stride=chosen.clip_stride,
     )
 
 
@@ -160,16 +134,19 @@ class Screener:
         self.classifier = classifier or classifier_from_settings(settings)
         if self.classifier.threads is None:
             self.classifier.threads = budget  # the detector leaves torch on one thread
-        self.frontend = frontend or Frontend(frontend_options(settings, budget))
+        self.frontend = frontend or Frontend(settings, budget)
 
     def screen(
-        self, video: str | Path, progress: Progress | None = None, keep_masks: bool = False
+        self,
+        video: str | Path,
+        on_progress: ProgressCallback | None = None,
+        keep_masks: bool = False,
     ) -> Screening:
         """Screen one video.  `keep_masks`: keep the crop masks in `Screening.frontend`
         (for an overlay video); otherwise memory does not grow with the video's length."""
         started = time.perf_counter()
         builder = SequenceBuilder(keep_masks)
-        frontend = self.frontend.extract(video, progress, keep_masks, on_silhouette=builder.add)
+        frontend = self.frontend.extract(video, on_progress, keep_masks, on_silhouette=builder.add)
         frontend_seconds = time.perf_counter() - started
         info = frontend.video
         participant = builder.sequence()
@@ -178,7 +155,7 @@ class Screener:
         flags = list(frontend.flags)
         if frontend.silhouettes and cut > EDGE_CUT_SHARE * len(frontend.silhouettes):
             flags.append("edge_cut")
-        if len(kept) < self.settings.min_silhouettes:
+        if len(kept) < self.settings.verdict.min_silhouettes:
             flags.append("too_few_silhouettes")
         inconclusive = "too_few_silhouettes" in flags or any(f in flags for f in BLOCKING_FLAGS)
 
@@ -242,26 +219,27 @@ class Screener:
     def describe(self, frontend: FrontendResult) -> dict:
         """The settings that shaped a result, with the stages that actually ran."""
         settings = self.settings
+        tracker = settings.tracker
         return {
-            "detector": {"requested": settings.detector, "backend": frontend.detector.backend,
+            "detector": {"requested": settings.detector.model, "backend": frontend.detector.backend,
                          "model": frontend.detector.model},
             "tracker": "bytetrack",
-            "segmenter": {"requested": settings.segmenter, "backend": frontend.segmenter.backend,
-                          "model": frontend.segmenter.model},
-            "fps": settings.fps,
+            "segmenter": {"requested": settings.segmenter.model,
+                          "backend": frontend.segmenter.backend, "model": frontend.segmenter.model},
+            "fps": settings.video.fps,
             "clip_length": self.classifier.clip_length,
             "clip_stride": self.classifier.clip_stride,
             "precision": self.classifier.precision,
             "detect_every": frontend.detect_every,
-            "segment_batch": settings.segment_batch,
-            "workers": self.frontend.options.workers,
+            "segment_batch": settings.segmenter.batch,
+            "workers": self.frontend.workers,
             "thresholds": {
-                "detect_confidence": settings.detect_confidence,
-                "mask_threshold": settings.mask_threshold,
-                "track_high_thresh": settings.track_high_thresh,
-                "track_low_thresh": settings.track_low_thresh,
-                "new_track_thresh": settings.new_track_thresh,
-                "match_thresh": settings.match_thresh,
-                "min_silhouettes": settings.min_silhouettes,
+                "detect_confidence": settings.detector.confidence,
+                "mask_threshold": settings.segmenter.mask_threshold,
+                "track_high_thresh": tracker.track_high_thresh,
+                "track_low_thresh": tracker.track_low_thresh,
+                "new_track_thresh": tracker.new_track_thresh,
+                "match_thresh": tracker.match_thresh,
+                "min_silhouettes": settings.verdict.min_silhouettes,
             },
         }  # fmt: skip

@@ -1,109 +1,418 @@
-"""Screening settings, resolved in one place: command line > config file (TOML) > default.
+"""Every setting of the tool, declared once: a section per stage, one resolver for all commands.
 
-A config file holds the same names as the options (underscores or dashes), at
-the top level or under a `[screen]` table.  Unknown names are an error, never
+Each field is declared with `setting(default, help, ...)`: its default, its help
+text, its command-line flag (or none: config file only) and its range.  The CLI
+builds its options from these declarations (help shows the same defaults), and
+`resolve()` overlays them: command line > `--config` TOML file > default.
+
+A config file may name settings by their flat key at the top level (or under a
+`[screen]` table, the first layout), or per section (`[detector] confidence = 0.2`
+or `[detector] detect_confidence = 0.2`).  Unknown names are an error, never
 silently ignored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
-from dataclasses import asdict, dataclass, fields
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .model.classes import ClassOrder
 from .errors import ScreenError
+from .model.classes import LOGIT_SCALE, ClassOrder
+
+ANALYSIS_FPS = 15.0  #: the frame rate ScoNet was trained at (Scoliosis1K)
+CLIP_LENGTH = 30  #: frames per clip, as in training
+AUTO = "auto"
 
 
 class SettingsError(ScreenError):
-    """A config file or option value that cannot be used."""
+    """A config file or option value that cannot be used (a usage error)."""
+
+    exit_code = 2
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    key: str | None = None,
+    flag: bool = True,
+    choices: tuple[str, ...] = (),
+    low: float | None = None,
+    high: float | None = None,
+    parse: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A field of a settings section.
+
+    `key`: its flat name in config files and the CLI (default: the field name);
+    `flag`: offered as `--key` on the command line (else config file only);
+    `choices` / `low` / `high`: the values allowed; `parse`: text -> value
+    (e.g. '8x8' -> (8, 8)) for values that are not plain scalars.
+    """
+    meta = {"help": help, "key": key, "flag": flag, "choices": choices, "low": low, "high": high,
+            "parse": parse}  # fmt: skip
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Everything `screen VIDEO`, `screen batch` and `screen silhouettes` can be told."""
-
-    device: str = "cpu"
-    detector: str = "auto"  #: auto | yolo11n | yolov8n | background
-    segmenter: str = "auto"  #: auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background
-    weights: str | None = None  #: classifier checkpoint (default: the demo model)
-    class_order: str | None = None  #: for an OpenGait .pt classifier: current | legacy
-    detector_weights: str | None = None
-    segmenter_weights: str | None = None
-    fps: float = 15.0  #: analysis rate; ScoNet was trained at 15 fps
-    rotate: int | None = None  #: clockwise degrees, overriding the file's rotation tag
-    max_side: int = 1280  #: larger frames are shrunk to this longer side
-    imgsz: int = 640  #: YOLO input size
-    detect_confidence: float = 0.1
-    mask_threshold: float = 0.5
-    track_high_thresh: float = 0.25
-    track_low_thresh: float = 0.1
-    new_track_thresh: float = 0.25
-    track_buffer: int = 30
-    match_thresh: float = 0.8
-    clip_stride: int = 15  #: frames between the starts of 30-frame clips
-    min_silhouettes: int = 30  #: fewer usable silhouettes than this: inconclusive
-    precision: str = "auto"  #: auto | fp32 | bf16 for the classifier; auto: bf16 where native
-    threads: int = 0  #: CPU threads per network; 0 = the front end's default (1)
-    workers: int = 0  #: stage copies on their own threads, and classifier threads; 0 = the cores
-    detect_every: int = 0  #: detect on every n-th analysed frame (0: auto, see FrontendOptions)
-    segment_batch: int = 4  #: participant crops per segmenter call
+class Section:
+    """Base of every settings section: checks each field against its declaration."""
 
     def __post_init__(self) -> None:
-        if self.fps <= 0:
-            raise SettingsError(f"fps must be positive, got {self.fps}")
+        for spec in fields_of(type(self)):
+            value = getattr(self, spec.name)
+            if value is None:
+                continue
+            if spec.choices and value not in spec.choices:
+                raise SettingsError(
+                    f"{spec.key} must be one of {', '.join(spec.choices)}, got {value!r}"
+                )
+            if spec.low is not None and value < spec.low:
+                raise SettingsError(f"{spec.key} must be at least {spec.low:g}, got {value}")
+            if spec.high is not None and value > spec.high:
+                raise SettingsError(f"{spec.key} must be at most {spec.high:g}, got {value}")
+
+
+def _parse_batch(text: Any) -> tuple[int, int]:
+    """'8x8' or [8, 8] -> (P ids, K sequences per id)."""
+    try:
+        parts = text.lower().split("x") if isinstance(text, str) else list(text)
+        ids, sequences = (int(part) for part in parts)
+    except (ValueError, TypeError, AttributeError):
+        raise SettingsError(
+            f"batch must look like 8x8 (ids x sequences per id), got {text!r}"
+        ) from None
+    if ids < 1 or sequences < 1:
+        raise SettingsError(f"batch must be positive, got {text!r}")
+    return ids, sequences
+
+
+def _parse_ints(text: Any) -> tuple[int, ...]:
+    """'100,200' or [100, 200] -> (100, 200)."""
+    items = [i for i in text.split(",") if i.strip()] if isinstance(text, str) else text
+    try:
+        return tuple(int(item) for item in items)
+    except (ValueError, TypeError):
+        raise SettingsError(f"expected a list of integers, got {text!r}") from None
+
+
+def _parse_rotation(value: Any) -> int:
+    return int(value)
+
+
+# --- the screening pipeline ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VideoSettings(Section):
+    """Decoding: which frames the stages see."""
+
+    fps: float = setting(ANALYSIS_FPS, "Analysis frame rate (ScoNet was trained at 15 fps).",
+                         low=0.1)  # fmt: skip
+    rotate: int | None = setting(
+        None, "Clockwise rotation 0|90|180|270, overriding the file's tag.", parse=_parse_rotation
+    )
+    max_side: int = setting(1280, "Larger frames are shrunk to this longer side.", flag=False,
+                            low=64)  # fmt: skip
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.rotate not in (None, 0, 90, 180, 270):
             raise SettingsError(f"rotate must be 0, 90, 180 or 270, got {self.rotate}")
-        if self.class_order is not None:
-            try:
-                ClassOrder.parse(self.class_order)
-            except ValueError as error:
-                raise SettingsError(str(error)) from None
-        if self.precision not in ("auto", "fp32", "bf16"):
-            raise SettingsError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
-        for name in ("detect_confidence", "mask_threshold", "track_high_thresh", "track_low_thresh",
-                     "new_track_thresh", "match_thresh"):  # fmt: skip
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise SettingsError(f"{name} must lie in 0..1, got {value}")
-        if self.clip_stride < 1 or self.min_silhouettes < 1:
-            raise SettingsError("clip_stride and min_silhouettes must be at least 1")
-        if self.detect_every < 0 or self.segment_batch < 1 or self.workers < 0:
-            raise SettingsError(
-                "segment_batch must be at least 1; detect_every and workers 0 (auto) or more"
-            )
+
+
+@dataclass(frozen=True)
+class DetectorSettings(Section):
+    """Person detection (pass 1)."""
+
+    model: str = setting(AUTO, "auto | yolo11n | yolov8n | background.", key="detector")
+    weights: Path | None = setting(None, "Explicit YOLO .pt file.", key="detector_weights")
+    imgsz: int = setting(640, "YOLO input size.", low=32)
+    confidence: float = setting(
+        0.1, "YOLO box threshold (low on purpose: ByteTrack uses weak boxes).",
+        key="detect_confidence", low=0.0, high=1.0,
+    )  # fmt: skip
+    every: int = setting(
+        0, "Detect on every n-th analysed frame; 0 = auto: 2 for YOLO, 1 for background.",
+        key="detect_every", low=0,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackerSettings(Section):
+    """ByteTrack thresholds (Ultralytics' bytetrack.yaml names and defaults); config file only."""
+
+    track_high_thresh: float = setting(
+        0.25, "First association uses boxes at least this confident.", flag=False, low=0, high=1
+    )
+    track_low_thresh: float = setting(
+        0.1, "The second association also uses boxes above this.", flag=False, low=0, high=1
+    )
+    new_track_thresh: float = setting(
+        0.25, "An unmatched box this confident starts a track.", flag=False, low=0, high=1
+    )
+    track_buffer: int = setting(
+        30, "Frames a lost track is kept (2 s at 15 fps) to bridge occlusions.", flag=False, low=1
+    )
+    match_thresh: float = setting(
+        0.8, "Largest IoU cost accepted for a match.", flag=False, low=0, high=1
+    )
+    fuse_score: bool = setting(True, "Weigh IoU by detection confidence.", flag=False)
+
+
+@dataclass(frozen=True)
+class SegmenterSettings(Section):
+    """Person segmentation of the participant's crop (pass 2)."""
+
+    model: str = setting(
+        AUTO, "auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background.", key="segmenter"
+    )
+    weights: Path | None = setting(
+        None, "Explicit PP-HumanSeg model folder.", key="segmenter_weights"
+    )
+    mask_threshold: float = setting(0.5, "Person probability threshold.", low=0.0, high=1.0)
+    batch: int = setting(4, "Participant crops per segmenter call.", key="segment_batch",
+                         flag=False, low=1)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClassifierSettings(Section):
+    """ScoNet-MT on 30-frame clips."""
+
+    weights: Path | None = setting(None, "Classifier checkpoint (default: the demo model).")
+    class_order: str | None = setting(
+        None, "For an OpenGait .pt classifier: current | legacy.", choices=("current", "legacy")
+    )
+    device: str = setting("cpu", "torch device for the classifier.")
+    precision: str = setting(
+        AUTO, "Classifier precision auto | fp32 | bf16 (auto: bf16 where the CPU has it).",
+        choices=(AUTO, "fp32", "bf16"),
+    )  # fmt: skip
+    clip_stride: int = setting(15, "Frames between the starts of 30-frame clips.", low=1)
 
     @property
     def parsed_class_order(self) -> ClassOrder | None:
         """The stated class order of an OpenGait classifier, or None."""
         return ClassOrder.parse(self.class_order) if self.class_order else None
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+@dataclass(frozen=True)
+class VerdictSettings(Section):
+    """When a video can be judged at all."""
+
+    min_silhouettes: int = setting(30, "Fewer usable silhouettes: inconclusive.", low=1)
 
 
-_FIELDS = {f.name: f for f in fields(Settings)}
+@dataclass(frozen=True)
+class RuntimeSettings(Section):
+    """How the work is spread over the CPU."""
+
+    threads: int = setting(0, "CPU threads per network; 0 = automatic (1 per stage copy).", low=0)
+    workers: int = setting(
+        0, "Stage copies on their own threads, and classifier threads; 0 = the cores.",
+        flag=False, low=0,
+    )  # fmt: skip
+    overlap: bool = setting(
+        True, "Decode in a background thread while the networks run.", flag=False
+    )
 
 
-def _coerce(name: str, value: Any, origin: str) -> Any:
-    """A config value checked against the default's type (ints may stand for floats)."""
-    default = _FIELDS[name].default
+@dataclass(frozen=True)
+class Settings:
+    """Everything `screen VIDEO`, `screen batch` and `screen silhouettes` can be told."""
+
+    video: VideoSettings = field(default_factory=VideoSettings)
+    detector: DetectorSettings = field(default_factory=DetectorSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    segmenter: SegmenterSettings = field(default_factory=SegmenterSettings)
+    classifier: ClassifierSettings = field(default_factory=ClassifierSettings)
+    verdict: VerdictSettings = field(default_factory=VerdictSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+
+    @classmethod
+    def of(cls, **values: Any) -> Settings:
+        """Settings from flat keys, checked: `Settings.of(detector="background", fps=10)`."""
+        return resolve(cls, values)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Plain values by section (paths as text)."""
+        return {
+            name: {s.name: _plain(getattr(section, s.name)) for s in fields_of(type(section))}
+            for name, section in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+        }
+
+
+# --- training -------------------------------------------------------------------
+
+
+MODELS = ("sconet", "sconet-mt")
+
+
+@dataclass(frozen=True)
+class TrainingSettings(Section):
+    """Every training hyperparameter; the defaults are the paper's recipe."""
+
+    model: str = setting("sconet-mt", "sconet-mt (CE + triplet) or sconet (CE only).",
+                         choices=MODELS)  # fmt: skip
+    iterations: int = setting(20_000, "Training iterations.", low=1)
+    batch: tuple[int, int] = setting((8, 8), "ids x sequences per id, e.g. 8x8.",
+                                     parse=_parse_batch)  # fmt: skip
+    frames: int = setting(30, "Random frames per sequence, unordered.", low=1)
+    lr: float = setting(0.1, "SGD learning rate.", low=1e-12)
+    momentum: float = setting(0.9, "SGD momentum.", flag=False, low=0)
+    weight_decay: float = setting(5e-4, "SGD weight decay.", flag=False, low=0)
+    milestones: tuple[int, ...] = setting(
+        (10_000, 14_000, 18_000), "lr x gamma at these iterations, e.g. 10000,14000,18000.",
+        parse=_parse_ints,
+    )  # fmt: skip
+    gamma: float = setting(0.1, "lr factor at each milestone.", flag=False, low=0)
+    logit_scale: float = setting(LOGIT_SCALE, "Cosine logits x this before softmax.", flag=False)
+    label_smoothing: float = setting(0.1, "Cross-entropy label smoothing.", flag=False, low=0,
+                                     high=1)  # fmt: skip
+    margin: float = setting(0.2, "Triplet margin (sconet-mt).", flag=False, low=0)
+    triplet_weight: float = setting(1.0, "Triplet loss weight (sconet-mt).", flag=False, low=0)
+    save_every: int = setting(1000, "Iterations between checkpoints.", low=1)
+    seed: int = setting(0, "Random seed.")
+    device: str = setting("cpu", "torch device: cpu, cuda, cuda:1, ...")
+    precision: str = setting(
+        AUTO, "auto (fp16 on CUDA, bf16 where the CPU has it) | fp32 | bf16 | fp16.",
+        choices=(AUTO, "fp32", "bf16", "fp16"),
+    )  # fmt: skip
+    threads: int = setting(0, "CPU threads for torch; 0 = every core this process may use.",
+                           low=0)  # fmt: skip
+    name: str = setting("", "Model name in checkpoints and metadata ('' = the model kind).")
+    trained_on: str = setting("unspecified", "The training data in words, for the metadata.")
+
+    @classmethod
+    def of(cls, **values: Any) -> TrainingSettings:
+        """Training settings from keys, checked: `TrainingSettings.of(iterations=10)`."""
+        return resolve(cls, values)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if list(self.milestones) != sorted(self.milestones):
+            raise SettingsError(f"milestones must be increasing, got {list(self.milestones)}")
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.model
+
+    @property
+    def uses_triplet(self) -> bool:
+        return self.model == "sconet-mt"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values only (lists for tuples): fits JSON, TOML and weights_only checkpoints."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+# --- declarations, read back ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One declared setting, with its resolved type."""
+
+    section: str  #: the section's name in the tree ('' for a lone section)
+    name: str  #: the field's name in its section
+    key: str  #: flat name in config files and on the command line
+    type: Any  #: the annotation, resolved
+    default: Any
+    help: str
+    flag: bool
+    choices: tuple[str, ...]
+    low: float | None
+    high: float | None
+    parse: Callable[[Any], Any] | None
+
+    @property
+    def option(self) -> str:
+        return "--" + self.key.replace("_", "-")
+
+    @property
+    def base_type(self) -> Any:
+        """The type without `| None`."""
+        args = [a for a in typing.get_args(self.type) if a is not type(None)]
+        if isinstance(self.type, types.UnionType) and len(args) == 1:
+            return args[0]
+        return self.type
+
+
+def fields_of(section_type: type, section: str = "") -> list[FieldSpec]:
+    """The declared settings of one section type."""
+    hints = typing.get_type_hints(section_type)
+    specs = []
+    for f in dataclasses.fields(section_type):
+        meta = f.metadata
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        specs.append(FieldSpec(
+            section, f.name, meta.get("key") or f.name, hints[f.name], default, meta["help"],
+            meta["flag"], meta["choices"], meta["low"], meta["high"], meta["parse"],
+        ))  # fmt: skip
+    return specs
+
+
+Tree = TypeVar("Tree")
+
+
+def sections_of(kind: type) -> list[tuple[str, type]]:
+    """(name, section type) pairs of a tree such as `Settings`, or [('', kind)] for a section."""
+    if issubclass(kind, Section):
+        return [("", kind)]
+    hints = typing.get_type_hints(kind)
+    return [(f.name, hints[f.name]) for f in dataclasses.fields(kind)]
+
+
+def declared(kind: type) -> dict[str, FieldSpec]:
+    """Every setting of a tree (or section) by its flat key."""
+    specs: dict[str, FieldSpec] = {}
+    for name, section_type in sections_of(kind):
+        for spec in fields_of(section_type, name):
+            if spec.key in specs:  # a programming error: keys name settings uniquely
+                raise AssertionError(f"setting key {spec.key!r} declared twice")
+            specs[spec.key] = spec
+    return specs
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def coerce(spec: FieldSpec, value: Any, origin: str) -> Any:
+    """A value from a config file or the command line, converted to the declared type."""
     if value is None:
         return None
-    if isinstance(default, bool) or default is None:
-        expected = (str, int)
-    elif isinstance(default, float):
-        expected = (int, float)
-    else:
-        expected = (type(default),)
-    if isinstance(value, bool) or not isinstance(value, expected):
-        raise SettingsError(f"{origin}: {name} = {value!r} has the wrong type")
-    return float(value) if isinstance(default, float) else value
+    if spec.parse is not None:
+        try:
+            return spec.parse(value)
+        except SettingsError as error:
+            raise SettingsError(f"{origin}: {error}") from None
+        except (TypeError, ValueError):
+            raise SettingsError(f"{origin}: {spec.key} = {value!r} is not valid") from None
+    wanted = spec.base_type
+    if wanted is Path and isinstance(value, str | Path):
+        return Path(value)
+    if wanted is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if wanted is bool and isinstance(value, bool):
+        return value
+    if wanted in (int, str) and isinstance(value, wanted) and not isinstance(value, bool):
+        return value
+    name = getattr(wanted, "__name__", str(wanted))
+    raise SettingsError(f"{origin}: {spec.key} = {value!r} has the wrong type (expected {name})")
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The settings in a TOML file, names checked."""
+def read_config(path: str | Path, kind: type = Settings) -> dict[str, Any]:
+    """The settings a TOML file gives, by flat key, names and types checked."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -111,29 +420,62 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise SettingsError(f"{path}: not a readable TOML file ({error})") from None
-    data = data.get("screen", data)
-    values = {}
-    for key, value in data.items():
-        name = key.replace("-", "_")
-        if name not in _FIELDS:
-            raise SettingsError(
-                f"{path}: unknown setting {key!r}; known: {', '.join(sorted(_FIELDS))}"
-            )
-        values[name] = _coerce(name, value, str(path))
+    specs = declared(kind)
+    section_names = {name for name, _ in sections_of(kind) if name}
+    values: dict[str, Any] = {}
+    for key, value, section in _entries(data, section_names):
+        spec = _find(specs, key.replace("-", "_"), section)
+        if spec is None:
+            known = ", ".join(sorted(specs))
+            raise SettingsError(f"{path}: unknown setting {key!r}; known: {known}")
+        values[spec.key] = coerce(spec, value, str(path))
     return values
 
 
-def resolve_settings(cli: dict[str, Any], config: str | Path | None = None) -> Settings:
-    """Defaults, overlaid by the config file, overlaid by options given on the command line.
+def _entries(data: dict, section_names: set[str]) -> Iterator[tuple[str, Any, str]]:
+    """(name, value, section or '') for flat keys, a [screen] table and section tables."""
+    for key, value in data.items():
+        if isinstance(value, dict) and (key in section_names or key in ("screen", "training")):
+            section = key if key in section_names else ""
+            for inner, inner_value in value.items():
+                yield inner, inner_value, section
+        else:
+            yield key, value, ""
 
-    `cli` maps setting names to values; None means "not given".
+
+def _find(specs: dict[str, FieldSpec], name: str, section: str) -> FieldSpec | None:
+    if name in specs and (not section or specs[name].section == section):
+        return specs[name]
+    if section:  # a field name inside its section's table, e.g. [detector] confidence
+        return next((s for s in specs.values() if s.section == section and s.name == name), None)
+    return None
+
+
+def resolve(kind: type[Tree], cli: Mapping[str, Any] | None = None,
+            config: str | Path | None = None) -> Tree:  # fmt: skip
+    """Defaults, overlaid by the config file, overlaid by the command line.
+
+    `kind`: `Settings`, `TrainingSettings` or another tree or section; `cli` maps
+    flat keys to values, None meaning "not given".
     """
-    values: dict[str, Any] = {}
-    if config is not None:
-        values.update(read_config(config))
-    for name, value in cli.items():
-        if name not in _FIELDS:
-            raise SettingsError(f"unknown setting {name!r}")
+    specs = declared(kind)
+    values = read_config(config, kind) if config is not None else {}
+    for key, value in (cli or {}).items():
+        if key not in specs:
+            raise SettingsError(f"unknown setting {key!r}")
         if value is not None:
-            values[name] = value
-    return Settings(**values)
+            values[key] = coerce(specs[key], value, specs[key].option)
+    return build(kind, values)
+
+
+def build(kind: type[Tree], values: Mapping[str, Any]) -> Tree:
+    """A tree (or section) from flat keys; the rest keep their declared defaults."""
+    specs = declared(kind)
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        spec = specs[key]
+        by_section.setdefault(spec.section, {})[spec.name] = value
+    sections = sections_of(kind)
+    if sections == [("", kind)]:
+        return kind(**by_section.get("", {}))
+    return kind(**{name: section(**by_section.get(name, {})) for name, section in sections})

@@ -27,11 +27,15 @@ from synthetic_video import mask_iou  # noqa: E402
 
 from screen.frontend.background import estimate_scene  # noqa: E402
 from screen.frontend.detect import BackgroundDetector, YoloDetector  # noqa: E402
-from screen.frontend.extract import FrontendOptions, extract_silhouettes  # noqa: E402
-from screen.phantom import render_video, sample_walker  # noqa: E402
+from screen.frontend.extract import extract_silhouettes
 from screen.frontend.segment import BackgroundSegmenter, PaddleHumanSegmenter  # noqa: E402
 from screen.frontend.track import ByteTracker  # noqa: E402
 from screen.frontend.video import FrameSource  # noqa: E402
+from screen.phantom import render_video, sample_walker  # noqa: E402
+from screen.settings import (
+    DetectorSettings,
+    Settings,  # noqa: E402
+)
 
 PETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pets2009_vtest.avi"
 
@@ -94,7 +98,7 @@ def timings(folder: Path, threads: int, count: int) -> list[tuple[str, str, floa
     )
     yolo = unbiased_yolo(folder)
     for imgsz in (640, 320):
-        detector = YoloDetector(yolo, imgsz=imgsz, threads=1)
+        detector = YoloDetector(yolo, DetectorSettings(imgsz=imgsz), threads=1)
         rows.append(
             (f"detect: YOLO11n imgsz {imgsz}", "1280x720", per_frame_ms(detector.detect, frames))
         )
@@ -131,7 +135,7 @@ def timings(folder: Path, threads: int, count: int) -> list[tuple[str, str, floa
 
 def mask_ious(folder: Path) -> list[tuple[str, int, float, float, tuple]]:
     rows = []
-    options = FrontendOptions(detector="background", segmenter="background")
+    options = Settings.of(detector="background", segmenter="background")
     for view, seeds in (("side", range(1, 9)), ("front", range(1, 5))):
         for seed in seeds:
             video, _, masks = phantom(folder, seed, view, (640, 360), 8.0)

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from screen.errors import FileProblem
 from screen.model.classes import Label
+from screen.silhouettes.pickles import write_silhouette_pickle
 from screen.training.dataset import (
     LayoutProblem,
     SilhouetteDataset,
@@ -17,8 +19,6 @@ from screen.training.dataset import (
     read_partition,
     split_counts,
 )
-from screen.errors import FileProblem
-from screen.silhouettes.pickles import write_silhouette_pickle
 
 #: Shoulder tilt in pixels per class: what a model can learn to tell the classes apart.
 TILT = {Label.NEGATIVE: 0, Label.NEUTRAL: 4, Label.POSITIVE: 9}

@@ -10,10 +10,11 @@ from test_dataset import write_toy_dataset
 
 from screen.model.checkpoint import load_checkpoint
 from screen.model.classes import Label
+from screen.model.sconet import ScoNet
+from screen.settings import TrainingSettings
 from screen.training.dataset import SilhouetteDataset, Split
 from screen.training.demo_weights import main
-from screen.model.sconet import ScoNet
-from screen.training.train import TrainConfig, export_model
+from screen.training.train import export_model
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def published(tmp_path_factory):
     exports = {}
     for seed, model in enumerate(("sconet-mt", "sconet")):
         torch.manual_seed(seed)
-        config = TrainConfig(model=model, iterations=10, trained_on="toy phantoms", name=model)
+        config = TrainingSettings(model=model, iterations=10, trained_on="toy phantoms", name=model)
         run = {"seconds": 60.0, "precision": "bf16", "threads": 2}
         exports[model] = export_model(
             root / model / f"{model}.safetensors",

@@ -7,11 +7,12 @@ import pytest
 from random_models import block_network, yolo_weights
 from synthetic_video import passer_by, render, textured_background, walker
 
+from screen.errors import WeightsMissing
 from screen.frontend.background import estimate_scene
 from screen.frontend.detect import BackgroundDetector, YoloDetector
-from screen.errors import WeightsMissing
 from screen.frontend.frames import Frame, box_iou
 from screen.frontend.video import FrameSource
+from screen.settings import DetectorSettings
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def yolo(tmp_path_factory):
 
 def test_yolo_detector_runs_a_random_weight_yolo11n_offline(yolo, no_network):
     frame = Frame(0, 0.0, textured_background())
-    detector = YoloDetector(yolo, imgsz=320, threads=1)
+    detector = YoloDetector(yolo, DetectorSettings(imgsz=320), threads=1)
     found = detector.detect(frame)
     assert len(found) > 0 and found.track_id is None
     assert found.xyxy.dtype == np.float32 and found.confidence.dtype == np.float32
@@ -39,8 +40,13 @@ def test_yolo_detector_runs_a_random_weight_yolo11n_offline(yolo, no_network):
 def test_yolo_keeps_only_the_person_class(yolo):
     # the random model's class-0 bias is raised: class 0 gives boxes, another class none
     frame = Frame(0, 0.0, textured_background())
-    assert len(YoloDetector(yolo, imgsz=160, threads=1).detect(frame)) > 0
-    assert len(YoloDetector(yolo, imgsz=160, person_class=5, threads=1).detect(frame)) == 0
+    assert len(YoloDetector(yolo, DetectorSettings(imgsz=160), threads=1).detect(frame)) > 0
+    assert (
+        len(
+            YoloDetector(yolo, DetectorSettings(imgsz=160), person_class=5, threads=1).detect(frame)
+        )
+        == 0
+    )
 
 
 def test_missing_yolo_weights_name_the_file(tmp_path):

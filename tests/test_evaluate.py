@@ -10,10 +10,10 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 from test_dataset import write_toy_dataset
 
 import screen.training.evaluate as evaluation
+from screen.cli import main
 from screen.model.checkpoint import save_checkpoint
 from screen.model.classes import LABELS, Label
 from screen.model.classify import Classifier
-from screen.cli import main
 from screen.training.dataset import SilhouetteDataset, Split
 from screen.training.evaluate import (
     LEGACY_NOTE,

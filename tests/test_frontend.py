@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import tomllib
@@ -14,10 +13,11 @@ from random_models import block_network, humanseg_model, yolo_weights
 from synthetic_video import mask_iou, passer_by, render, walker
 
 from screen.errors import WeightsMissing
-from screen.frontend.extract import FrontendOptions, extract_silhouettes
+from screen.frontend.extract import extract_silhouettes
+from screen.settings import Settings
 from screen.silhouettes.normalize import normalize_sequence
 
-WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
+WEIGHT_FREE = Settings.of(detector="background", segmenter="background")
 
 
 @pytest.fixture
@@ -64,16 +64,16 @@ def test_weight_free_front_end_gives_the_walkers_silhouettes(scene):
     assert {"decode", "detect", "track", "segment"} <= set(summary["ms_per_frame"])
 
 
-def test_progress_shows_both_passes(scene):
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(file=io.StringIO())) as progress:
-        result = extract_silhouettes(scene[0], WEIGHT_FREE, progress=progress)
-    finding, segmenting = progress.tasks
-    assert finding.description == "finding people"
-    assert finding.completed == finding.total == 75  # 5 s at 15 fps
-    assert segmenting.completed - 1 == max(result.participant.boxes)  # stops after the last box
+def test_progress_reports_both_passes(scene):
+    last: dict[str, tuple[int, int | None]] = {}
+    result = extract_silhouettes(
+        scene[0],
+        WEIGHT_FREE,
+        on_progress=lambda task, done, total: last.update({task: (done, total)}),
+    )
+    assert list(last) == ["finding people", "segmenting the participant"]
+    assert last["finding people"] == (75, 75)  # 5 s at 15 fps
+    assert last["segmenting the participant"][0] - 1 == max(result.participant.boxes)
 
 
 def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
@@ -81,7 +81,7 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
 ):
     video, _ = scene
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
-        result = extract_silhouettes(video, FrontendOptions())
+        result = extract_silhouettes(video, Settings.of())
     assert result.detector.backend == result.segmenter.backend == "background"
     assert "detector_fallback_weight_free" in result.flags
     assert "segmenter_fallback_weight_free" in result.flags
@@ -93,10 +93,10 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (FrontendOptions(detector="yolo11n"), "screen weights download yolo11n"),
-        (FrontendOptions(detector_weights=Path("/nowhere/y.pt")), "/nowhere/y.pt: not found"),
+        (Settings.of(detector="yolo11n"), "screen weights download yolo11n"),
+        (Settings.of(detector_weights=Path("/nowhere/y.pt")), "/nowhere/y.pt: not found"),
         (
-            FrontendOptions(detector="background", segmenter="pp-humanseg-v2-lite"),
+            Settings.of(detector="background", segmenter="pp-humanseg-v2-lite"),
             "screen weights download pp-humanseg-v2-lite",
         ),
     ],
@@ -126,7 +126,7 @@ def paddle3_specs(tmp_path, monkeypatch):
 def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
     scene, tmp_path_factory, paddle3_specs, no_network
 ):
-    options = FrontendOptions(
+    options = Settings.of(
         detector="yolo11n",
         detector_weights=yolo_weights(tmp_path_factory),
         segmenter="pp-humanseg-v2-lite",
@@ -146,7 +146,7 @@ def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
 
 
 def test_real_multi_person_footage_is_tracked(shared_data):
-    options = FrontendOptions(detector="background", segmenter="background", fps=10.0, max_side=384)
+    options = Settings.of(detector="background", segmenter="background", fps=10.0, max_side=384)
     result = extract_silhouettes(shared_data / "pets2009_vtest.avi", options)
     long_tracks = [t for t in result.participant.tracks if t.frames >= 50]
     assert len(long_tracks) >= 3  # several pedestrians followed for 5 s or more

@@ -10,14 +10,15 @@ from synthetic_video import mask_iou
 
 from screen.frontend.background import WORK_SIDE, estimate_scene
 from screen.frontend.detect import BackgroundDetector
+from screen.frontend.extract import extract_silhouettes
 from screen.frontend.frames import Detections, Frame, box_iou
-from screen.frontend.extract import FrontendOptions, extract_silhouettes, track_people
 from screen.frontend.participant import select_participant
-from screen.phantom import render_video, sample_walker
 from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
+from screen.phantom import render_video, sample_walker
+from screen.settings import Settings, track_people
 
-WEIGHT_FREE = FrontendOptions(detector="background", segmenter="background")
+WEIGHT_FREE = Settings.of(detector="background", segmenter="background")
 
 
 def phantom(folder, seed: int, view: str = "side", size: tuple[int, int] = (640, 360)):

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from synthetic_video import passer_by, render, standing, walker
 
+from screen.frontend.extract import extract_silhouettes
 from screen.frontend.frames import Detections, Frame, box_iou
-from screen.frontend.extract import FrontendOptions, extract_silhouettes, track_people
 from screen.frontend.participant import TrackHistory, select_participant
 from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
+from screen.settings import Settings, track_people
 
 
 def box(x: float, feet: float = 200.0, height: float = 110.0) -> np.ndarray:
@@ -114,7 +115,7 @@ def test_the_walker_is_chosen_over_a_clinician_and_a_passer_by(tmp_path):
 def test_weight_free_pipeline_follows_one_participant_behind_a_pillar(tmp_path):
     video = tmp_path / "pillar.avi"
     truth = render(video, [walker(5.0)], seconds=5.0, occluder=(150, 180))
-    options = FrontendOptions(detector="background", segmenter="background")
+    options = Settings.of(detector="background", segmenter="background")
     result = extract_silhouettes(video, options)
     choice = result.participant
     left = [i for i in choice.boxes if truth.boxes[i].get("walker", [0, 0, 999])[2] < 145]

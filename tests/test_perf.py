@@ -8,21 +8,20 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 from random_models import humanseg_model
 
+from screen.cores import CPU_SHARE_VARIABLE
 from screen.frontend.backends import StageChoice
+from screen.frontend.extract import Frontend, ordered_map, prefetch
+from screen.frontend.segment import PaddleHumanSegmenter
 from screen.model.classes import LABELS
 from screen.model.classify import Classifier, bf16_supported, clip_windows
-from screen.cores import CPU_SHARE_VARIABLE
-from screen.frontend.extract import Frontend, ordered_map, prefetch
 from screen.phantom import render_video, sample_walker
-from screen.pipeline import Screener, cpu_budget, frontend_options
-from screen.frontend.segment import PaddleHumanSegmenter
+from screen.pipeline import Screener, cpu_budget
 from screen.settings import Settings
 
 STRAIGHTFORWARD = {"workers": 1, "segment_batch": 1, "detect_every": 1, "precision": "fp32"}
@@ -58,13 +57,18 @@ class Counting:
 
 def screener(humanseg, overlap: bool = True, made=None, **values) -> Screener:
     """Weight-free detector (its boxes follow the walker), random PP-HumanSeg, random ScoNet."""
-    settings = Settings(detector="background", segmenter="pp-humanseg-v2-mobile", **values)
-    options = replace(frontend_options(settings, settings.workers), overlap=overlap)
+    settings = Settings.of(
+        detector="background", segmenter="pp-humanseg-v2-mobile", overlap=overlap, **values
+    )
     segmenter = PaddleHumanSegmenter(humanseg)
     if made is not None:
         segmenter = Counting(segmenter, made)
-    frontend = Frontend(options, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
-    classifier = Classifier.random(seed=3, precision=settings.precision)
+    frontend = Frontend(
+        settings,
+        settings.runtime.workers,
+        segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")),
+    )
+    classifier = Classifier.random(seed=3, precision=settings.classifier.precision)
     return Screener(settings, classifier, frontend)
 
 
@@ -180,16 +184,16 @@ def test_a_run_uses_every_core_even_when_torch_was_left_on_one_thread(monkeypatc
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     monkeypatch.setattr("screen.cores.available_cores", lambda: 4)
     assert cpu_budget(Settings()) == 4
-    assert cpu_budget(Settings(workers=3)) == 3  # explicit setting wins
+    assert cpu_budget(Settings.of(workers=3)) == 3  # explicit setting wins
     monkeypatch.setenv(CPU_SHARE_VARIABLE, "2")  # a `screen batch` worker's share
     assert cpu_budget(Settings()) == 2
 
 
 def test_paddle_gets_one_predictor_with_all_threads_not_copies_that_take_turns(humanseg):
     # Paddle holds the GIL while it runs: two copies in two threads ran at 1.0x one.
-    options = replace(frontend_options(Settings(segmenter="pp-humanseg-v2-mobile"), 2), threads=1)
+    settings = Settings.of(segmenter="pp-humanseg-v2-mobile", threads=1)
     segmenter = PaddleHumanSegmenter(humanseg, threads=1)
-    frontend = Frontend(options, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
+    frontend = Frontend(settings, 2, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
     stages, _ = frontend._stage("segmenter", background=lambda: None)
     assert stages == [segmenter]
     assert segmenter.threads == 2

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from screen.model.classes import Label
 from screen.errors import ScreenError
+from screen.model.classes import Label
 from screen.phantom import (
     SEVERITY_BANDS,
     VIEW_NAMES,

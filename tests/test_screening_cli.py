@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
+from screen.cli import main
 from screen.model.checkpoint import save_checkpoint
 from screen.model.classify import Classifier
-from screen.cli import main
 from screen.phantom import render_video, sample_walker
 from screen.silhouettes.pickles import read_silhouette_pickle
 

@@ -10,8 +10,8 @@ import yaml
 from random_models import humanseg_model, oracle_model
 from synthetic_video import HEIGHT, WIDTH, Actor, draw_figure, mask_iou, render, walker
 
-from screen.frontend.background import estimate_scene
 from screen.errors import FileProblem
+from screen.frontend.background import estimate_scene
 from screen.frontend.frames import Frame
 from screen.frontend.segment import (
     BackgroundSegmenter,
@@ -20,6 +20,7 @@ from screen.frontend.segment import (
     person_probability,
 )
 from screen.frontend.video import FrameSource
+from screen.settings import SegmenterSettings
 
 
 def figure_frame(x: float, feet: float, height: float, level: int = 255, ground: int = 60):
@@ -58,8 +59,12 @@ def test_humanseg_maps_the_crop_back_to_frame_pixels(oracle, x, feet, height):
 def test_humanseg_threshold_is_configurable(oracle):
     # brightness 133 -> the oracle's person probability is about 0.7
     frame, truth, box = figure_frame(160, 200, 120, level=133)
-    loose = PaddleHumanSegmenter(oracle, threshold=0.5, threads=1).segment(frame, box)
-    strict = PaddleHumanSegmenter(oracle, threshold=0.9, threads=1).segment(frame, box)
+    loose = PaddleHumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.5), threads=1).segment(
+        frame, box
+    )
+    strict = PaddleHumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.9), threads=1).segment(
+        frame, box
+    )
     assert mask_iou(loose.to_frame(frame.size), truth) >= 0.8
     assert strict.area == 0
 

@@ -10,8 +10,9 @@ from synthetic_video import render, textured_background, walker
 from screen.frontend.background import estimate_scene
 from screen.frontend.detect import BackgroundDetector, YoloDetector
 from screen.frontend.frames import Detections, Frame, box_iou
-from screen.frontend.track import ByteTracker, TrackerSettings
+from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
+from screen.settings import DetectorSettings, TrackerSettings
 
 
 def moving_box(i: int) -> np.ndarray:
@@ -75,7 +76,7 @@ def test_one_id_past_a_pole_with_the_background_detector(tmp_path):
 
 
 def test_tracker_takes_yolo_output(tmp_path_factory):
-    detector = YoloDetector(yolo_weights(tmp_path_factory), imgsz=160, threads=1)
+    detector = YoloDetector(yolo_weights(tmp_path_factory), DetectorSettings(imgsz=160), threads=1)
     tracker = ByteTracker()
     frame = Frame(0, 0.0, textured_background())
     outputs = [tracker.update(detector.detect(frame)) for _ in range(3)]

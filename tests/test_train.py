@@ -10,22 +10,16 @@ import torch
 import torch.nn.functional as F
 from test_dataset import write_toy_dataset
 
+from screen.cli import main
+from screen.errors import ScreenError
 from screen.model.checkpoint import load_checkpoint, read_opengait_state_dict
 from screen.model.classes import ClassOrder, Label
 from screen.model.classify import Classifier
-from screen.cli import main
+from screen.settings import SettingsError, TrainingSettings, resolve
 from screen.training.dataset import SilhouetteDataset, Split, read_partition
-from screen.errors import FileProblem, ScreenError
 from screen.training.losses import batch_all_triplet_loss, strip_cross_entropy
 from screen.training.sampler import PKSampler, choose, sample_frames
-from screen.training.train import (
-    ConfigError,
-    TrainConfig,
-    checkpoint_path,
-    parse_batch,
-    resolve_config,
-    train,
-)
+from screen.training.train import checkpoint_path, train
 
 
 def generator(seed: int = 0) -> torch.Generator:
@@ -109,17 +103,17 @@ def test_triplet_gradients_are_finite_for_identical_embeddings():
 def test_flags_beat_the_file_and_the_file_beats_defaults(tmp_path):
     config = tmp_path / "train.toml"
     config.write_text('lr = 0.05\nbatch = "4x2"\nmilestones = [100, 200]\nframes = 20\n')
-    resolved = resolve_config(config, {"frames": 10, "lr": None, "model": "sconet"})
+    resolved = resolve(TrainingSettings, {"frames": 10, "lr": None, "model": "sconet"}, config)
     assert resolved.lr == 0.05  # file (flag not given)
     assert resolved.batch == (4, 2) and resolved.milestones == (100, 200)
     assert resolved.frames == 10  # flag beats file
     assert resolved.model == "sconet"
     assert resolved.momentum == 0.9 and resolved.iterations == 20_000  # defaults
-    assert resolve_config(None, {"milestones": "5,9"}).milestones == (5, 9)
+    assert TrainingSettings.of(milestones="5,9").milestones == (5, 9)
 
 
 def test_the_defaults_are_the_papers_recipe():
-    config = TrainConfig()
+    config = TrainingSettings()
     assert (config.model, config.iterations, config.batch, config.frames) == (
         "sconet-mt",
         20_000,
@@ -134,29 +128,32 @@ def test_the_defaults_are_the_papers_recipe():
 @pytest.mark.parametrize(
     "text, error, message",
     [
-        ("lr = 0.1\nlearning_rate = 0.2\n", FileProblem, "unknown settings ['learning_rate']"),
-        ("lr = 'fast'\n", ConfigError, "'lr' must be float"),
-        ("iterations = 1.5\n", ConfigError, "'iterations' must be int"),
-        ("milestones = 'soon'\n", ConfigError, "list of integers"),
-        ("batch = '8by8'\n", ConfigError, "batch must look like 8x8"),
-        ("model = 'gaitset'\n", ConfigError, "model must be one of"),
-        ("milestones = [14000, 10000]\n", ConfigError, "increasing"),
-        ("iterations = 0\n", ConfigError, "iterations must be positive"),
-        ("lr = [\n", FileProblem, "not valid TOML"),
+        ("lr = 0.1\nlearning_rate = 0.2\n", SettingsError, "unknown setting 'learning_rate'"),
+        ("lr = 'fast'\n", SettingsError, "lr = 'fast' has the wrong type (expected float)"),
+        ("iterations = 1.5\n", SettingsError, "iterations = 1.5 has the wrong type"),
+        ("milestones = 'soon'\n", SettingsError, "list of integers"),
+        ("batch = '8by8'\n", SettingsError, "batch must look like 8x8"),
+        ("model = 'gaitset'\n", SettingsError, "model must be one of"),
+        ("milestones = [14000, 10000]\n", SettingsError, "increasing"),
+        ("iterations = 0\n", SettingsError, "iterations must be at least 1"),
+        ("lr = [\n", SettingsError, "not a readable TOML file"),
+        ("[training]\nlr = 0.2\n[oops]\nx = 1\n", SettingsError, "unknown setting 'oops'"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key_named(tmp_path, text, error, message):
     config = tmp_path / "train.toml"
     config.write_text(text)
     with pytest.raises(error) as caught:
-        resolve_config(config)
+        resolve(TrainingSettings, config=config)
     assert message in str(caught.value)
+    assert caught.value.exit_code == 2  # a usage error, like every other command's
 
 
 def test_batch_parsing():
-    assert parse_batch("8x8") == (8, 8) and parse_batch([2, 3]) == (2, 3)
-    with pytest.raises(ConfigError):
-        parse_batch("8x8x2")
+    assert TrainingSettings.of(batch="8x8").batch == (8, 8)
+    assert TrainingSettings.of(batch=[2, 3]).batch == (2, 3)
+    with pytest.raises(SettingsError):
+        TrainingSettings.of(batch="8x8x2")
 
 
 # --- training on a toy set ----------------------------------------------------------------
@@ -173,10 +170,10 @@ def two_walkers(tmp_path) -> SilhouetteDataset:
 
 def test_the_loss_falls_and_training_accuracy_rises(two_walkers, tmp_path):
     # A 2x2 batch is far below the paper's 8x8: its lr is scaled down to stay stable.
-    config = TrainConfig(
+    config = TrainingSettings(
         iterations=8, batch=(2, 2), frames=4, lr=0.001, milestones=(), precision="fp32"
     )
-    result = train(two_walkers, config, tmp_path / "run", progress=False)
+    result = train(two_walkers, config, tmp_path / "run")
     first, last = result.history[0], result.history[-1]
     assert last["loss"] < 0.5 * first["loss"]
     assert last["cross_entropy"] < 0.5 * first["cross_entropy"]
@@ -191,7 +188,7 @@ def toy_split(tmp_path_factory) -> SilhouetteDataset:
     return SilhouetteDataset.open(root, partition, Split.TRAIN)
 
 
-def _config(**changes) -> TrainConfig:
+def _config(**changes) -> TrainingSettings:
     settings = dict(
         iterations=4,
         batch=(2, 2),
@@ -202,20 +199,20 @@ def _config(**changes) -> TrainConfig:
         threads=2,
         trained_on="toy rectangles",
     )
-    return TrainConfig(**(settings | changes))
+    return TrainingSettings(**(settings | changes))
 
 
 @pytest.fixture(scope="module")
 def straight_run(toy_split, tmp_path_factory):
     out = tmp_path_factory.mktemp("straight")
-    return out, train(toy_split, _config(), out, command="screen train toy", progress=False)
+    return out, train(toy_split, _config(), out, command="screen train toy")
 
 
 def test_resuming_reproduces_an_uninterrupted_run_exactly(toy_split, straight_run, tmp_path):
     out, straight = straight_run
-    half = train(toy_split, _config(iterations=2), tmp_path, progress=False)
+    half = train(toy_split, _config(iterations=2), tmp_path)
     assert half.checkpoint == checkpoint_path(tmp_path, _config(), 2)
-    resumed = train(toy_split, _config(), tmp_path, resume=half.checkpoint, progress=False)
+    resumed = train(toy_split, _config(), tmp_path, resume=half.checkpoint)
     assert [h["iteration"] for h in resumed.history] == [3, 4]
     log = (tmp_path / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(line)["iteration"] for line in log] == [1, 2, 3, 4]  # appended on resume
@@ -265,15 +262,15 @@ def test_the_export_carries_metadata_and_the_trained_weights(toy_split, straight
 
 def test_resuming_with_other_settings_is_refused(toy_split, straight_run, tmp_path):
     _, result = straight_run
-    with pytest.raises(ConfigError, match="lr: 0.001 -> 0.002"):
+    with pytest.raises(SettingsError, match="lr: 0.001 -> 0.002"):
         train(toy_split, _config(lr=0.002, iterations=6), tmp_path, resume=result.checkpoint)
-    with pytest.raises(ConfigError, match="already at iteration 4"):
-        train(toy_split, _config(), tmp_path, resume=result.checkpoint, progress=False)
+    with pytest.raises(SettingsError, match="already at iteration 4"):
+        train(toy_split, _config(), tmp_path, resume=result.checkpoint)
 
 
 def test_training_uses_every_core_even_after_something_set_one_thread(toy_split, tmp_path):
     torch.set_num_threads(1)
-    train(toy_split, _config(iterations=1, threads=0), tmp_path, progress=False)
+    train(toy_split, _config(iterations=1, threads=0), tmp_path)
     import os
 
     assert torch.get_num_threads() == len(os.sched_getaffinity(0))
@@ -336,9 +333,9 @@ def test_a_bad_flag_is_an_error_not_a_traceback(toy_split, tmp_path, capsys):
             "eight",
         ]
     )
-    assert code == ConfigError.exit_code
+    assert code == SettingsError.exit_code
     assert "batch must look like 8x8" in capsys.readouterr().err
-    assert issubclass(ConfigError, ScreenError)
+    assert issubclass(SettingsError, ScreenError)
 
 
 def test_exported_names_are_under_the_output_folder(straight_run):

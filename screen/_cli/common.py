@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from ..model.classes import ClassOrder
 from ..errors import ScreenError
+from ..model.classes import ClassOrder
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

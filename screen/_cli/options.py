@@ -1,9 +1,9 @@
-"""The pipeline options shared by `screen VIDEO`, `screen batch` and `screen silhouettes`.
+"""Command-line options made from the settings declarations in screen.settings.
 
-Each option is declared once, in PIPELINE_OPTIONS; `with_settings(...)` adds the
-chosen ones to a command's signature and hands the command one resolved
-`Settings` (command line > --config file > default, decided in
-screen.settings.resolve_settings).  None means "not given".
+`with_settings(kind, ...)` adds one option per declared setting that has a flag
+(with the declaration's help and default) to a command's signature, and hands
+the command one resolved tree: command line > --config file > default, decided
+in `screen.settings.resolve`.  A flag's value None means "not given".
 """
 
 from __future__ import annotations
@@ -16,97 +16,69 @@ from typing import Any
 
 import typer
 
-
-def _option(annotation: Any, flag: str, help: str) -> tuple[Any, Any]:
-    return annotation, typer.Option(None, flag, help=help)
+from ..settings import FieldSpec, declared
 
 
-PIPELINE_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "config": _option(Path | None, "--config", "TOML file with settings (options override it)."),
-    "device": _option(str | None, "--device", "torch device for the classifier [cpu]."),
-    "detector": _option(str | None, "--detector", "auto | yolo11n | yolov8n | background [auto]."),
-    "segmenter": _option(
-        str | None,
-        "--segmenter",
-        "auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background [auto].",
-    ),
-    "weights": _option(Path | None, "--weights", "Classifier checkpoint [the demo model]."),
-    "class_order": _option(
-        str | None, "--class-order", "For an OpenGait .pt classifier: current | legacy."
-    ),
-    "detector_weights": _option(Path | None, "--detector-weights", "Explicit YOLO .pt file."),
-    "segmenter_weights": _option(
-        Path | None, "--segmenter-weights", "Explicit PP-HumanSeg model folder."
-    ),
-    "fps": _option(float | None, "--fps", "Analysis frame rate [15, as ScoNet was trained]."),
-    "rotate": _option(
-        int | None, "--rotate", "Clockwise rotation 0|90|180|270, overriding the file's tag."
-    ),
-    "imgsz": _option(int | None, "--imgsz", "YOLO input size [640]."),
-    "detect_every": _option(
-        int | None,
-        "--detect-every",
-        "Detect on every n-th analysed frame; 0 = auto: 2 for YOLO, 1 for background [0].",
-    ),
-    "detect_confidence": _option(float | None, "--detect-confidence", "YOLO box threshold [0.1]."),
-    "mask_threshold": _option(
-        float | None, "--mask-threshold", "Person probability threshold [0.5]."
-    ),
-    "clip_stride": _option(int | None, "--clip-stride", "Frames between 30-frame clips [15]."),
-    "min_silhouettes": _option(
-        int | None, "--min-silhouettes", "Fewer usable silhouettes: inconclusive [30]."
-    ),
-    "precision": _option(
-        str | None, "--precision", "Classifier precision auto | fp32 | bf16 [auto]."
-    ),
-    "threads": _option(int | None, "--threads", "CPU threads per network [automatic]."),
-}
-
-#: The options that only matter where the classifier runs.
-CLASSIFIER_OPTIONS = (
-    "device",
-    "weights",
-    "class_order",
-    "clip_stride",
-    "min_silhouettes",
-    "precision",
-)
-FRONTEND_OPTIONS = tuple(name for name in PIPELINE_OPTIONS if name not in CLASSIFIER_OPTIONS)
-
-QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; errors only.")
-VERBOSE = typer.Option(False, "--verbose", "-v", help="Log what each stage decides.")
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return "x".join(map(str, value)) if len(value) == 2 else ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def with_settings(*names: str):
-    """Give a command the named pipeline options; it receives `settings: Settings` instead."""
+def _option(spec: FieldSpec) -> tuple[Any, Any]:
+    """The typer annotation and option of one declared setting."""
+    base = spec.base_type
+    annotation = base if base in (int, float, Path) else str
+    help_text = f"{spec.help} [default: {_shown(spec.default)}]"
+    return annotation | None, typer.Option(None, spec.option, help=help_text)
+
+
+CONFIG = (Path | None, typer.Option(None, "--config", help="TOML file of settings (options win)."))
+
+
+def flag_keys(kind: type, *, only: tuple[str, ...] | None = None,
+              skip: tuple[str, ...] = ()) -> tuple[str, ...]:  # fmt: skip
+    """The flat keys of `kind`'s settings that have a command-line flag."""
+    keys = [key for key, spec in declared(kind).items() if spec.flag and key not in skip]
+    return tuple(key for key in keys if only is None or key in only)
+
+
+def with_settings(kind: type, keys: tuple[str, ...], param: str = "settings"):
+    """Give a command `--config` and the flags of `keys`; it receives the resolved `kind`."""
+    specs = declared(kind)
 
     def decorate(command):
         signature = inspect.signature(command)
-        own = [p for p in signature.parameters.values() if p.name != "settings"]
+        own = [p for p in signature.parameters.values() if p.name != param]
         keyword = inspect.Parameter.KEYWORD_ONLY
+        options = {"config": CONFIG, **{key: _option(specs[key]) for key in keys}}
         added = [
             inspect.Parameter(name, keyword, default=option, annotation=annotation)
-            for name in names
-            for annotation, option in [PIPELINE_OPTIONS[name]]
+            for name, (annotation, option) in options.items()
         ]
 
         @functools.wraps(command)
         def wrapper(**kwargs):
-            from ..settings import resolve_settings
+            from ..settings import resolve
 
-            given = {name: kwargs.pop(name) for name in names}
-            config = given.pop("config", None)
-            cli = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}
-            return command(settings=resolve_settings(cli, config), **kwargs)
+            given = {name: kwargs.pop(name) for name in options}
+            config = given.pop("config")
+            return command(**{param: resolve(kind, given, config)}, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + added)
         wrapper.__annotations__ = {
-            **{k: v for k, v in command.__annotations__.items() if k != "settings"},
-            **{name: PIPELINE_OPTIONS[name][0] for name in names},
+            **{k: v for k, v in command.__annotations__.items() if k != param},
+            **{name: annotation for name, (annotation, _) in options.items()},
         }
         return wrapper
 
     return decorate
+
+
+QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; errors only.")
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Log what each stage decides.")
 
 
 def set_verbosity(quiet: bool, verbose: bool) -> None:

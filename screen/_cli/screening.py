@@ -8,7 +8,16 @@ import typer
 
 from ..settings import Settings
 from . import options as opt
-from .common import console, err_console, write_json
+from .common import console, write_json
+from .progress import progress_bars
+
+#: `screen silhouettes` runs no classifier: its settings are not offered there.
+CLASSIFIER_KEYS = (
+    "weights", "class_order", "device", "precision", "clip_stride", "min_silhouettes",
+)  # fmt: skip
+ALL_KEYS = opt.flag_keys(Settings)
+DEFAULTS = Settings()  #: replaced by the resolved settings (see options.with_settings)
+FRONTEND_KEYS = opt.flag_keys(Settings, skip=CLASSIFIER_KEYS)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,20 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command("silhouettes")(silhouettes)
 
 
-def _progress(quiet: bool):
-    from contextlib import nullcontext
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if quiet:
-        return nullcontext(None)
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
-    )  # fmt: skip
-
-
-@opt.with_settings(*opt.PIPELINE_OPTIONS)
+@opt.with_settings(Settings, ALL_KEYS)
 def screen_video(
     video: Path = typer.Argument(..., help="The walking video (mp4, avi, mov, mkv, ...)."),
     json_out: str | None = typer.Option(
@@ -41,23 +37,23 @@ def screen_video(
     ),
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
-    settings: Settings | None = None,
+    settings: Settings = DEFAULTS,
 ) -> None:
     """Screen one video: verdict, action, confidence, probabilities and quality flags."""
     from ..errors import FileProblem
-    from ..pipeline import Screener
     from ..outputs.result import print_result
+    from ..pipeline import Screener
 
     opt.set_verbosity(quiet, verbose)
     if not video.exists():
         raise FileProblem(video, "no such file")
     screener = Screener(settings)
-    with _progress(quiet) as progress:
-        screening = screener.screen(video, progress, keep_masks=overlay is not None)
+    with progress_bars(quiet) as on_progress:
+        screening = screener.screen(video, on_progress, keep_masks=overlay is not None)
     if overlay is not None:
         from ..outputs.overlay import write_overlay
 
-        write_overlay(screening.frontend, overlay, settings.fps, settings.rotate, settings.max_side)
+        write_overlay(screening.frontend, overlay, settings.video)
     if json_out is not None:
         write_json(screening.result, json_out)
     if not quiet and json_out != "-":
@@ -66,25 +62,30 @@ def screen_video(
             console.print(f"check video: {overlay}")
 
 
-@opt.with_settings(*opt.PIPELINE_OPTIONS)
+@opt.with_settings(Settings, ALL_KEYS)
 def batch(
     folder: Path = typer.Argument(..., help="Folder with the videos (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="Output folder: results.csv, report.html, state."),
-    workers: int | None = typer.Option(None, "--workers", help="Parallel processes [the cores]."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Parallel processes, at least 1 [default: the cores]."
+    ),
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
-    settings: Settings | None = None,
+    settings: Settings = DEFAULTS,
 ) -> None:
     """Screen every video under FOLDER; resumable (rerun the same command after a stop)."""
     from ..batch import run_batch
+    from ..errors import FileProblem
 
     opt.set_verbosity(quiet, verbose)
+    if out.exists() and not out.is_dir():
+        raise FileProblem(out, "exists and is not a folder; --out names the output folder")
     summary = run_batch(folder, out, settings, workers, quiet)
     if not quiet:
         console.print(summary)
 
 
-@opt.with_settings(*opt.FRONTEND_OPTIONS)
+@opt.with_settings(Settings, FRONTEND_KEYS)
 def silhouettes(
     source: Path = typer.Argument(
         ..., help="A video, or a folder of videos (searched recursively)."
@@ -103,15 +104,15 @@ def silhouettes(
     ),
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
-    settings: Settings | None = None,
+    settings: Settings = DEFAULTS,
 ) -> None:
     """Export anonymous silhouettes only (PNG masks, OpenGait pkl, JSON sidecar); never frames."""
     from ..export import export_silhouettes
 
     opt.set_verbosity(quiet, verbose)
-    with _progress(quiet) as progress:
+    with progress_bars(quiet) as on_progress:
         written = export_silhouettes(
-            source, out, settings, label, view, full, pseudonymize, salt, progress
+            source, out, settings, label, view, full, pseudonymize, salt, on_progress
         )
     if not quiet:
         for line in written:

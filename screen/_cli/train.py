@@ -7,7 +7,12 @@ from pathlib import Path
 
 import typer
 
+from ..settings import TrainingSettings
+from . import options as opt
 from .common import console, parse_class_order, write_json
+from .progress import progress_bars
+
+DEFAULTS = TrainingSettings()  #: replaced by the resolved settings (see options.with_settings)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,66 +20,33 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate)
 
 
+@opt.with_settings(TrainingSettings, opt.flag_keys(TrainingSettings))
 def train(
     ctx: typer.Context,
     data_root: Path = typer.Argument(..., help="Dataset folder: <id>/<label>/<view>/*.pkl."),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
     out: Path = typer.Option(..., "--out", help="Folder for checkpoints and the exported model."),
-    model: str | None = typer.Option(None, "--model", help="sconet-mt (default) or sconet."),
-    config: Path | None = typer.Option(
-        None,
-        "--config",
-        help="TOML file of any setting (e.g. momentum, weight_decay, gamma, margin, "
-        "label_smoothing, triplet_weight); flags given here win over it.",
-    ),
-    iterations: int | None = typer.Option(None, "--iterations", help="Default 20000."),
-    batch: str | None = typer.Option(None, "--batch", help="ids x sequences per id, default 8x8."),
-    frames: int | None = typer.Option(None, "--frames", help="Frames per sequence, default 30."),
-    lr: float | None = typer.Option(None, "--lr", help="SGD learning rate, default 0.1."),
-    milestones: str | None = typer.Option(
-        None, "--milestones", help="lr x0.1 at these iterations, default 10000,14000,18000."
-    ),
-    save_every: int | None = typer.Option(None, "--save-every", help="Default 1000."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
-    device: str | None = typer.Option(None, "--device", help="cpu (default), cuda, cuda:1, ..."),
-    precision: str | None = typer.Option(
-        None, "--precision", help="auto (default: fp16 on CUDA, bf16 where the CPU has it), fp32."
-    ),
-    threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: all)."),
-    seed: int | None = typer.Option(None, "--seed", help="Default 0."),
-    name: str | None = typer.Option(None, "--name", help="Model name (default: the model kind)."),
-    trained_on: str | None = typer.Option(
-        None, "--trained-on", help="The training data in words, stored in the model's metadata."
-    ),
+    settings: TrainingSettings = DEFAULTS,
 ) -> None:
-    """Train ScoNet(-MT) with the paper's recipe; checkpoints and a safetensors export in OUT."""
-    from ..training.dataset import SilhouetteDataset, Split, counts_table, read_partition, split_counts
-    from ..training.train import resolve_config
-    from ..training.train import train as run_training
+    """Train ScoNet(-MT) with the paper's recipe; checkpoints and a safetensors export in OUT.
 
-    settings = resolve_config(
-        config,
-        {
-            "model": model,
-            "iterations": iterations,
-            "batch": batch,
-            "frames": frames,
-            "lr": lr,
-            "milestones": milestones,
-            "save_every": save_every,
-            "device": device,
-            "precision": precision,
-            "threads": threads,
-            "seed": seed,
-            "name": name,
-            "trained_on": trained_on,
-        },
-    )
+    Any setting (also momentum, weight_decay, gamma, margin, label_smoothing,
+    triplet_weight) may come from a --config TOML file; flags given here win over it.
+    """
+    from ..training.dataset import SilhouetteDataset, Split, read_partition, split_counts
+    from ..training.train import train as run_training
+    from .training_views import TrainingBar, counts_table
+
     split = read_partition(partition)
     console.print(counts_table(split_counts(data_root, split)))
     dataset = SilhouetteDataset.open(data_root, split, Split.TRAIN)
     command = _command_line("train", ctx.params)
-    result = run_training(dataset, settings, out, resume=resume, command=command)
+    with progress_bars(False) as on_progress:
+        dataset.preload(on_progress)
+    with TrainingBar(True, settings.iterations, 0) as bar:
+        result = run_training(dataset, settings, out, resume=resume, command=command,
+                              on_step=bar.step)  # fmt: skip
     last = result.history[-1]
     seconds_per_iteration = result.seconds / len(result.history)
     console.print(
@@ -116,9 +88,9 @@ def evaluate(
     plot: Path | None = typer.Option(None, "--plot", help="Save confusion matrices as a PNG."),
 ) -> None:
     """Accuracy, per-class precision/recall, screening sensitivity/specificity on a split."""
+    from ..errors import ScreenError
     from ..model.classify import load_classifier
     from ..training.dataset import SilhouetteDataset, Split
-    from ..errors import ScreenError
     from ..training.evaluate import Protocol, plot_confusion, report_tables
     from ..training.evaluate import evaluate as run_evaluation
     from ..training.train import set_threads

@@ -13,31 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .background import Scene
-from .detect import BackgroundDetector, Detector, YoloDetector
 from ..errors import ScreenError, WeightsMissing
-from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
 from ..modelfiles.files import resolve_file
 from ..modelfiles.specs import ModelSpec, get_spec
+from ..settings import AUTO, DetectorSettings, SegmenterSettings
+from .background import Scene
+from .detect import BackgroundDetector, Detector, YoloDetector
+from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FREE = "background"
-AUTO = "auto"
 AUTO_DETECTOR = "yolo11n"
 AUTO_SEGMENTER = "pp-humanseg-v2-mobile"
-
-
-@dataclass(frozen=True)
-class StageSettings:
-    """Everything a backend may need; each reads only its own fields."""
-
-    weights: Path | None = None  #: an explicit model file or folder (overrides the search)
-    imgsz: int = 640  #: YOLO input size
-    detect_confidence: float = 0.1  #: YOLO boxes below this are dropped (ByteTrack uses weak ones)
-    mask_threshold: float = 0.5  #: person probability above which a pixel is in the mask
-    threads: int = 1  #: CPU threads for torch / Paddle (see FrontendOptions.threads)
-    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -52,32 +40,22 @@ class StageChoice:
 Background = Callable[[], Scene]  # estimates (once) the empty scene on demand
 
 
-def _yolo(spec: ModelSpec, path: Path, settings: StageSettings) -> Detector:
-    return YoloDetector(
-        path,
-        imgsz=settings.imgsz,
-        confidence=settings.detect_confidence,
-        person_class=int(spec.options.get("person_class", 0)),
-        device=settings.device,
-        threads=settings.threads,
-    )
+def _yolo(spec: ModelSpec, path: Path, settings: DetectorSettings, threads: int) -> Detector:
+    person_class = int(spec.options.get("person_class", 0))
+    return YoloDetector(path, settings, person_class=person_class, threads=threads)
 
 
-def _humanseg(spec: ModelSpec, path: Path, settings: StageSettings) -> Segmenter:
-    return PaddleHumanSegmenter(
-        path,
-        threshold=settings.mask_threshold,
-        person_channel=int(spec.options.get("person_channel", 1)),
-        threads=settings.threads,
-    )
+def _humanseg(spec: ModelSpec, path: Path, settings: SegmenterSettings, threads: int) -> Segmenter:
+    person_channel = int(spec.options.get("person_channel", 1))
+    return PaddleHumanSegmenter(path, settings, person_channel=person_channel, threads=threads)
 
 
 #: backend name -> how to build it from its model spec and resolved file
-DETECTORS: dict[str, Callable[[ModelSpec, Path, StageSettings], Detector]] = {
+DETECTORS: dict[str, Callable[[ModelSpec, Path, DetectorSettings, int], Detector]] = {
     "yolo11n": _yolo,
     "yolov8n": _yolo,
 }
-SEGMENTERS: dict[str, Callable[[ModelSpec, Path, StageSettings], Segmenter]] = {
+SEGMENTERS: dict[str, Callable[[ModelSpec, Path, SegmenterSettings, int], Segmenter]] = {
     "pp-humanseg-v2-mobile": _humanseg,
     "pp-humanseg-v2-lite": _humanseg,
 }
@@ -85,12 +63,13 @@ SEGMENTERS: dict[str, Callable[[ModelSpec, Path, StageSettings], Segmenter]] = {
 
 def _build(
     kind: str,
-    name: str,
+    settings: DetectorSettings | SegmenterSettings,
+    threads: int,
     registry: dict,
     auto_name: str,
-    settings: StageSettings,
     weight_free: Callable[[], object],
 ) -> tuple[object, StageChoice]:
+    name = settings.model
     known = [AUTO, *registry, WEIGHT_FREE]
     if name not in known:
         raise ScreenError(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
@@ -111,33 +90,21 @@ def _build(
             kind,
         )
         return weight_free(), StageChoice(WEIGHT_FREE, flags=(f"{kind}_fallback_weight_free",))
-    stage = registry[chosen](spec, resolved.path, settings)
+    stage = registry[chosen](spec, resolved.path, settings, threads)
     return stage, StageChoice(chosen, resolved.describe())
 
 
 def build_detector(
-    name: str, settings: StageSettings, background: Background
+    settings: DetectorSettings, threads: int, background: Background
 ) -> tuple[Detector, StageChoice]:
-    """The detector called `name` ('auto', a model name, or 'background')."""
-    return _build(  # type: ignore[return-value]
-        "detector",
-        name,
-        DETECTORS,
-        AUTO_DETECTOR,
-        settings,
-        lambda: BackgroundDetector(background()),
-    )
+    """The detector `settings.model` names ('auto', a model name, or 'background')."""
+    weight_free = lambda: BackgroundDetector(background())  # noqa: E731
+    return _build("detector", settings, threads, DETECTORS, AUTO_DETECTOR, weight_free)  # type: ignore[return-value]
 
 
 def build_segmenter(
-    name: str, settings: StageSettings, background: Background
+    settings: SegmenterSettings, threads: int, background: Background
 ) -> tuple[Segmenter, StageChoice]:
-    """The segmenter called `name` ('auto', a model name, or 'background')."""
-    return _build(  # type: ignore[return-value]
-        "segmenter",
-        name,
-        SEGMENTERS,
-        AUTO_SEGMENTER,
-        settings,
-        lambda: BackgroundSegmenter(background()),
-    )
+    """The segmenter `settings.model` names ('auto', a model name, or 'background')."""
+    weight_free = lambda: BackgroundSegmenter(background())  # noqa: E731
+    return _build("segmenter", settings, threads, SEGMENTERS, AUTO_SEGMENTER, weight_free)  # type: ignore[return-value]

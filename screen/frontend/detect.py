@@ -14,8 +14,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .background import ForegroundModel, Scene, kernel
 from ..errors import WeightsMissing
+from ..settings import DetectorSettings
+from .background import ForegroundModel, Scene, kernel
 from .frames import Detections, Frame
 
 
@@ -35,10 +36,8 @@ class YoloDetector:
     def __init__(
         self,
         weights: str | Path,
-        imgsz: int = 640,
-        confidence: float = 0.1,
+        settings: DetectorSettings | None = None,
         person_class: int = 0,
-        device: str = "cpu",
         threads: int | None = 1,
     ) -> None:
         weights = Path(weights)
@@ -49,18 +48,14 @@ class YoloDetector:
         from ultralytics import YOLO
 
         self.weights = weights
-        self.imgsz = imgsz
-        self.confidence = confidence  # low on purpose: ByteTrack uses weak boxes to keep tracks
+        self.settings = settings or DetectorSettings()
         self.person_class = person_class
-        self.device = device
         self.threads = threads
         self._model = YOLO(str(weights), task="detect")
 
     def clone(self) -> YoloDetector:
         """Another instance of the same model: one per thread (predictors are not shared)."""
-        return YoloDetector(
-            self.weights, self.imgsz, self.confidence, self.person_class, self.device, self.threads
-        )
+        return YoloDetector(self.weights, self.settings, self.person_class, self.threads)
 
     def detect(self, frame: Frame) -> Detections:
         if self.threads:
@@ -70,10 +65,10 @@ class YoloDetector:
                 torch.set_num_threads(self.threads)
         result = self._model.predict(
             frame.image,
-            imgsz=self.imgsz,
-            conf=self.confidence,
+            imgsz=self.settings.imgsz,
+            conf=self.settings.confidence,
             classes=[self.person_class],
-            device=self.device,
+            device="cpu",
             verbose=False,
         )[0]
         boxes = result.boxes.cpu().numpy()

@@ -1,357 +1,52 @@
 """The video front end: a video file in, the walking participant's silhouettes out.
 
-Two passes over the video, both streaming:
-1. decode -> detect -> track, keeping only boxes per frame (a few bytes each);
-2. with the participant chosen from the whole history, decode again and segment
-   only that person's box.
-Choosing first costs a second decode (cheap next to the networks) but means the
-segmenter runs once per frame instead of once per person in view, and no
-frames or masks of other people are ever held.  Masks are kept at crop size,
-or not at all: a caller may take each silhouette as it comes (`on_silhouette`).
+`Frontend` runs the two streaming passes (see passes.py) with one settings tree
+and keeps the networks loaded across videos, so a batch worker loads each once.
+Masks are kept at crop size, or not at all: a caller may take each silhouette as
+it comes (`on_silhouette`) and memory stays flat.
 
 Speed on a few cores: decoding runs in a background thread while the networks
-work (OpenCV and torch release the GIL), neural stages run as one copy per
-worker thread with results put back in frame order (Paddle holds the GIL, so
-its stage is one predictor with several math threads instead), the segmenter
-takes crops in batches, and a network detector runs on every other frame
-(`detect_every`), the boxes between being interpolated per track.  `Frontend`
-keeps the networks loaded across videos.
+work, neural stages run as one copy per worker thread with results put back in
+frame order (Paddle holds the GIL, so its stage is one predictor with several
+math threads instead), the segmenter takes crops in batches, and a network
+detector runs on every other frame (`detect_every`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from queue import Empty, Full, Queue
-from typing import TypeVar
 
 import numpy as np
-from rich.progress import Progress
 
-from .backends import (
-    AUTO,
-    WEIGHT_FREE,
-    StageChoice,
-    StageSettings,
-    build_detector,
-    build_segmenter,
-)
+from ..progress import ProgressCallback
+from ..settings import Settings
+from .backends import WEIGHT_FREE, StageChoice, build_detector, build_segmenter
 from .background import BACKGROUND_SAMPLES, Scene, estimate_scene, unreliable_share
+from .concurrency import StageClock
 from .detect import Detector
-from .frames import CropMask, Detections
-from .participant import ParticipantChoice, SelectionSettings, TrackHistory, select_participant
-from .segment import Segmenter, segment_many
-from .track import ByteTracker, TrackerSettings
-from .video import DEFAULT_FPS, FrameSource, VideoInfo
+from .participant import ParticipantChoice, select_participant
+from .passes import Silhouette, segment_participant, track_people
+from .segment import Segmenter
+from .track import ByteTracker
+from .video import FrameSource, VideoInfo
 
 EMPTY_MASK_SHARE = 0.2  #: more empty masks than this share of participant frames is flagged
 AUTO_DETECT_EVERY = 0
 
 
 def detection_stride(requested: int, detector: StageChoice) -> int:
-    """The detection stride: as requested, or for `AUTO_DETECT_EVERY` the backend's own."""
+    """The detection stride: as requested, or for `AUTO_DETECT_EVERY` the backend's own.
+
+    Auto: 2 for a network (its costliest stage; ~25% faster in all; with
+    crop-independent masks the interpolated boxes moved the probabilities by
+    0.002), 1 for the cheap background detector (6-7 ms per frame).
+    """
     if requested != AUTO_DETECT_EVERY:
         return requested
     return 1 if detector.backend == WEIGHT_FREE else 2
-
-
-@dataclass(frozen=True)
-class FrontendOptions:
-    """Settings of every front-end stage; the defaults suit a phone video of one walker."""
-
-    fps: float = DEFAULT_FPS  #: analysis rate (ScoNet was trained at 15 fps)
-    rotate: int | None = None  #: clockwise degrees, replacing the file's rotation tag
-    max_side: int | None = 1280  #: larger frames are shrunk to this longer side
-    detector: str = AUTO  #: 'auto', 'yolo11n', 'yolov8n' or 'background'
-    segmenter: str = AUTO  #: 'auto', 'pp-humanseg-v2-mobile', 'pp-humanseg-v2-lite', 'background'
-    detector_weights: Path | None = None
-    segmenter_weights: Path | None = None
-    imgsz: int = 640
-    detect_confidence: float = 0.1
-    mask_threshold: float = 0.5
-    # CPU threads per network.  More than the cores actually free makes torch far slower
-    # (measured 150x on a busy 2-core machine), and ultralytics drops to one thread after
-    # each prediction anyway; raise it on an idle machine, or run videos side by side.
-    threads: int = 1
-    # Copies of each neural stage, each on its own thread (about one per core); a stage that
-    # holds the GIL (Paddle) gets one copy with that many threads instead.
-    workers: int = 1
-    # Detect on every n-th frame, boxes between interpolated per track; 0 = auto: 2 for a
-    # network (its costliest stage; ~25% faster in all), 1 for the cheap background detector
-    # (6-7 ms per frame).  With crop-independent masks the interpolated boxes moved the
-    # probabilities by 0.002; see the README's performance section.
-    detect_every: int = AUTO_DETECT_EVERY
-    segment_batch: int = 4  #: participant crops per segmenter call
-    overlap: bool = True  #: decode in a background thread while the networks run
-    tracker: TrackerSettings = field(default_factory=TrackerSettings)
-    selection: SelectionSettings = field(default_factory=SelectionSettings)
-    background_samples: int = BACKGROUND_SAMPLES
-
-
-@dataclass(frozen=True)
-class Silhouette:
-    """The participant in one frame."""
-
-    index: int
-    timestamp: float
-    box: np.ndarray  #: xyxy in frame pixels
-    mask: CropMask | None  #: None where the caller took the masks as they came (keep_masks=False)
-
-
-class StageClock:
-    """Wall time spent per stage, reported as milliseconds per frame."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.frames: dict[str, int] = {}
-        self._lock = threading.Lock()  # stages report from their own threads
-
-    def add(self, stage: str, started: float, frames: int = 1) -> None:
-        elapsed = time.perf_counter() - started
-        with self._lock:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + elapsed
-            self.frames[stage] = self.frames.get(stage, 0) + frames
-
-    def ms_per_frame(self) -> dict[str, float]:
-        return {s: round(1000 * t / max(self.frames[s], 1), 2) for s, t in self.seconds.items()}
-
-
-def _timed_frames(source: FrameSource, clock: StageClock, stage: str) -> Iterator:
-    frames = source.frames()
-    while True:
-        started = time.perf_counter()
-        frame = next(frames, None)
-        if frame is None:
-            return
-        clock.add(stage, started)
-        yield frame
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-S = TypeVar("S")
-_PREFETCH = 4  #: decoded frames waiting for the networks (a 720p frame is 2.7 MB)
-
-
-@dataclass(frozen=True)
-class _End:
-    error: BaseException | None = None
-
-
-def prefetch(items: Iterator[T], depth: int = _PREFETCH) -> Iterator[T]:
-    """`items` produced by a background thread, at most `depth` ahead of the consumer.
-
-    Decoding then overlaps the networks.  Errors (a truncated video) reach the
-    consumer in order; stopping early stops and closes the producer.
-    """
-    queue: Queue = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(item, timeout=0.1)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put(item):
-                    return
-            put(_End())
-        except BaseException as error:  # handed to the consumer, raised there
-            put(_End(error))
-        finally:
-            close = getattr(items, "close", None)
-            if close:
-                close()  # in this thread, the one that ran the generator
-
-    thread = threading.Thread(target=produce, name="decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                item = queue.get(timeout=0.1)
-            except Empty:
-                if not thread.is_alive() and queue.empty():
-                    return
-                continue
-            if isinstance(item, _End):
-                if item.error is not None:
-                    raise item.error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-
-
-def ordered_map(workers: Sequence[S], call: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
-    """`call(worker, item)` for every item on one thread per worker; results in input order.
-
-    Each worker (a stage copy) serves one call at a time.  At most two calls per
-    worker wait in line, so frames in flight stay few.
-    """
-    if len(workers) <= 1:
-        for item in items:
-            yield call(workers[0], item)
-        return
-    free: Queue = Queue()
-    for worker in workers:
-        free.put(worker)
-
-    def run(item: T) -> R:
-        worker = free.get()
-        try:
-            return call(worker, item)
-        finally:
-            free.put(worker)
-
-    pending: deque = deque()
-    with ThreadPoolExecutor(len(workers), thread_name_prefix="stage") as pool:
-        try:
-            for item in items:
-                pending.append(pool.submit(run, item))
-                if len(pending) > 2 * len(workers):
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def _frames(source: FrameSource, clock: StageClock, stage: str, overlap: bool) -> Iterator:
-    frames = _timed_frames(source, clock, stage)
-    return prefetch(frames) if overlap else frames
-
-
-def _between(
-    before: tuple[int, Detections], after: tuple[int, Detections], index: int
-) -> Detections:
-    """Boxes at frame `index` of the tracks seen at both neighbouring detected frames."""
-    (i0, d0), (i1, d1) = before, after
-    if d0.track_id is None or d1.track_id is None:
-        return Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
-    weight = (index - i0) / (i1 - i0)
-    earlier = {int(t): k for k, t in enumerate(d0.track_id)}
-    boxes, scores, ids = [], [], []
-    for k, track_id in enumerate(d1.track_id):
-        j = earlier.get(int(track_id))
-        if j is not None:
-            boxes.append((1 - weight) * d0.xyxy[j] + weight * d1.xyxy[k])
-            scores.append(min(d0.confidence[j], d1.confidence[k]))
-            ids.append(track_id)
-    return Detections.from_arrays(np.array(boxes).reshape(-1, 4), np.array(scores), np.array(ids))
-
-
-def track_people(
-    source: FrameSource,
-    detector: Detector,
-    tracker: ByteTracker,
-    clock: StageClock | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    copies: Sequence[Detector] = (),
-    detect_every: int = 1,
-    overlap: bool = False,
-) -> TrackHistory:
-    """Pass 1: every person's box in every frame, by track id.
-
-    `copies`: more instances of the detector, run on their own threads.  With
-    `detect_every` n > 1 the detector sees every n-th frame (the tracker too:
-    give it a buffer in those steps) and each track's box in the frames between
-    is interpolated from its two neighbours, so the history still has a box per
-    frame wherever the person was tracked on both sides.
-    """
-    clock = clock or StageClock()
-    history = TrackHistory()
-
-    def detect(stage: Detector, frame) -> tuple:
-        if frame.index % detect_every:
-            return frame, None
-        started = time.perf_counter()
-        detections = stage.detect(frame)
-        clock.add("detect", started)
-        return frame, detections
-
-    previous: tuple[int, Detections] | None = None
-    skipped: list[tuple[int, float]] = []
-    with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
-        for frame, detections in ordered_map([detector, *copies], detect, frames):
-            if detections is None:
-                skipped.append((frame.index, frame.timestamp))
-            else:
-                started = time.perf_counter()
-                tracked = tracker.update(detections)
-                current = (frame.index, tracked)
-                for index, stamp in skipped:
-                    between = _between(previous, current, index) if previous else tracked[:0]
-                    history.add(index, stamp, between)
-                history.add(frame.index, frame.timestamp, tracked)
-                previous, skipped = current, []
-                clock.add("track", started)
-            if on_frame:
-                on_frame(frame.index)
-    empty = Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
-    for index, stamp in skipped:  # after the last detection: nothing to interpolate towards
-        history.add(index, stamp, empty)
-    return history
-
-
-def segment_participant(
-    source: FrameSource,
-    segmenter: Segmenter,
-    choice: ParticipantChoice,
-    clock: StageClock | None = None,
-    on_frame: Callable[[int], None] | None = None,
-    copies: Sequence[Segmenter] = (),
-    batch: int = 1,
-    overlap: bool = False,
-) -> Iterator[Silhouette]:
-    """Pass 2: the participant's mask in each frame where they were tracked, as a stream.
-
-    Crops go to the segmenter `batch` at a time; `copies` run on their own threads.
-    """
-    clock = clock or StageClock()
-    if not choice.boxes:
-        return
-    last = max(choice.boxes)
-
-    def batches(frames: Iterator) -> Iterator[list]:
-        pairs: list = []
-        for frame in frames:
-            box = choice.box(frame.index)
-            if box is not None:
-                pairs.append((frame, box))
-            if on_frame:
-                on_frame(frame.index)
-            if pairs and (len(pairs) >= batch or frame.index >= last):
-                yield pairs
-                pairs = []
-            if frame.index >= last:
-                return
-        if pairs:
-            yield pairs
-
-    def segment(stage: Segmenter, pairs: list) -> tuple[list, list[CropMask]]:
-        started = time.perf_counter()
-        masks = segment_many(stage, pairs)
-        clock.add("segment", started, len(pairs))
-        return pairs, masks
-
-    with contextlib.closing(_frames(source, clock, "decode_again", overlap)) as frames:
-        for pairs, masks in ordered_map([segmenter, *copies], segment, batches(frames)):
-            for (frame, box), mask in zip(pairs, masks, strict=True):
-                yield Silhouette(frame.index, frame.timestamp, box, mask)
 
 
 @dataclass(frozen=True)
@@ -404,65 +99,61 @@ class FrontendResult:
         }
 
 
-def _progress_updater(progress: Progress | None, label: str, source: FrameSource):
-    """A callback advancing a rich progress bar to a frame index, or None."""
-    if progress is None:
+def _frame_progress(
+    on_progress: ProgressCallback | None, task: str, source: FrameSource
+) -> Callable[[int], None] | None:
+    """A per-frame callback reporting `task` progress in analysed frames, or None."""
+    if on_progress is None:
         return None
     info = source.info
     slots = info.frame_count / info.source_fps * source.fps if info.source_fps else None
-    task = progress.add_task(label, total=round(slots) if slots else None)
-    return lambda index: progress.update(task, completed=index + 1)
+    total = round(slots) if slots else None
+    return lambda index: on_progress(task, index + 1, total)
 
 
 class Frontend:
-    """The front-end stages with fixed options, reused for any number of videos.
+    """The front-end stages with fixed settings, reused for any number of videos.
 
-    Neural stages (and their per-thread copies) are built on first use and kept,
-    so a batch worker loads each network once.  Weight-free stages depend on each
-    video's background and are built per video.  `detector` / `segmenter` may
-    be given ready-made (benchmarks, tests); they are then used as they are.
+    Neural stages (and their per-thread copies) are built on first use and kept.
+    Weight-free stages depend on each video's background and are built per video.
+    `detector` / `segmenter` may be given ready-made (benchmarks, tests); they are
+    then used as they are.  `workers`: copies of each neural stage on their own
+    threads (about one per core).
     """
 
     def __init__(
         self,
-        options: FrontendOptions | None = None,
+        settings: Settings | None = None,
+        workers: int = 1,
         detector: tuple[Detector, StageChoice] | None = None,
         segmenter: tuple[Segmenter, StageChoice] | None = None,
     ) -> None:
-        self.options = options or FrontendOptions()
+        self.settings = settings or Settings()
+        self.workers = max(1, workers)
+        # CPU threads per network.  More than the cores actually free makes torch far slower
+        # (measured 150x on a busy 2-core machine), and ultralytics drops to one thread after
+        # each prediction anyway; raise it on an idle machine, or run videos side by side.
+        self.threads = self.settings.runtime.threads or 1
         self._given = {"detector": detector, "segmenter": segmenter}
         self._kept: dict[str, tuple[list, StageChoice]] = {}
 
-    def _settings(self, weights: Path | None) -> StageSettings:
-        options = self.options
-        return StageSettings(
-            weights=weights,
-            imgsz=options.imgsz,
-            detect_confidence=options.detect_confidence,
-            mask_threshold=options.mask_threshold,
-            threads=options.threads,
-        )
-
-    def _stage(self, kind: str, background: Callable[[], np.ndarray]) -> tuple[list, StageChoice]:
+    def _stage(self, kind: str, background: Callable[[], Scene]) -> tuple[list, StageChoice]:
         """[stage, copies...] and the choice, for 'detector' or 'segmenter'."""
         if kind in self._kept:
             return self._kept[kind]
-        options = self.options
         given = self._given[kind]
         if given is not None:
             stage, choice = given
         elif kind == "detector":
-            settings = self._settings(options.detector_weights)
-            stage, choice = build_detector(options.detector, settings, background)
+            stage, choice = build_detector(self.settings.detector, self.threads, background)
         else:
-            settings = self._settings(options.segmenter_weights)
-            stage, choice = build_segmenter(options.segmenter, settings, background)
+            stage, choice = build_segmenter(self.settings.segmenter, self.threads, background)
         stages = [stage]
         clone = getattr(stage, "clone", None)
         if getattr(stage, "holds_gil", False):  # copies would take turns: one with all threads
-            stage.use_threads(max(options.threads, options.workers))
+            stage.use_threads(max(self.threads, self.workers))
         elif clone is not None and choice.backend != WEIGHT_FREE:  # weight-free ones keep state
-            stages += [clone() for _ in range(options.workers - 1)]
+            stages += [clone() for _ in range(self.workers - 1)]
         if choice.backend != WEIGHT_FREE or given is not None:
             self._kept[kind] = (stages, choice)
         return stages, choice
@@ -470,46 +161,47 @@ class Frontend:
     def extract(
         self,
         video_path: str | Path,
-        progress: Progress | None = None,
+        on_progress: ProgressCallback | None = None,
         keep_masks: bool = True,
         on_silhouette: Callable[[Silhouette, VideoInfo], None] | None = None,
     ) -> FrontendResult:
         """Decode, detect, track, choose the participant and segment them, in two streaming passes.
 
-        `progress`: a rich Progress to show the two passes on (the caller starts and stops it).
+        `on_progress(task, frames done, frames expected)` follows the two passes.
         `on_silhouette(silhouette, video)` sees each silhouette as it is made; with
         `keep_masks=False` the result's silhouettes carry no mask (memory stays flat).
         """
-        options = self.options
-        source = FrameSource(video_path, options.fps, options.rotate, options.max_side)
+        settings = self.settings
+        video, overlap = settings.video, settings.runtime.overlap
+        source = FrameSource(video_path, video.fps, video.rotate, video.max_side)
         clock = StageClock()
         cached: dict[str, Scene] = {}
 
         def background() -> Scene:
             if not cached:
                 started = time.perf_counter()
-                cached["scene"] = estimate_scene(source.sample(options.background_samples))
+                cached["scene"] = estimate_scene(source.sample(BACKGROUND_SAMPLES))
                 clock.add("background_once", started)  # one-off: its "per frame" is the total
             return cached["scene"]
 
         detectors, detector_choice = self._stage("detector", background)
-        every = detection_stride(options.detect_every, detector_choice)
+        every = detection_stride(settings.detector.every, detector_choice)
         tracker_settings = replace(
-            options.tracker, track_buffer=max(1, options.tracker.track_buffer // every)
+            settings.tracker, track_buffer=max(1, settings.tracker.track_buffer // every)
         )  # the tracker counts the frames it sees
-        tracked = _progress_updater(progress, "finding people", source)
         history = track_people(
-            source, detectors[0], ByteTracker(tracker_settings), clock, tracked,
-            copies=detectors[1:], detect_every=every, overlap=options.overlap,
+            source, detectors[0], ByteTracker(tracker_settings), clock,
+            _frame_progress(on_progress, "finding people", source),
+            copies=detectors[1:], detect_every=every, overlap=overlap,
         )  # fmt: skip
-        choice = select_participant(history, options.selection)
+        choice = select_participant(history)
         segmenters, segmenter_choice = self._stage("segmenter", background)
-        segmented = _progress_updater(progress, "segmenting the participant", source)
         silhouettes: list[Silhouette] = []
         empty = 0
         stream = segment_participant(
-            source, segmenters[0], choice, clock, segmented, copies=segmenters[1:],
-            batch=max(1, options.segment_batch), overlap=options.overlap,
+            source, segmenters[0], choice, clock,
+            _frame_progress(on_progress, "segmenting the participant", source),
+            copies=segmenters[1:], batch=settings.segmenter.batch, overlap=overlap,
         )  # fmt: skip
         for silhouette in stream:
             empty += silhouette.mask.area == 0
@@ -517,7 +209,7 @@ class Frontend:
                 on_silhouette(silhouette, source.info)
             silhouettes.append(silhouette if keep_masks else replace(silhouette, mask=None))
         flags = [*detector_choice.flags, *segmenter_choice.flags, *choice.flags]
-        if source.info.source_fps and source.info.source_fps < 0.9 * options.fps:
+        if source.info.source_fps and source.info.source_fps < 0.9 * video.fps:
             flags.append("low_frame_rate")
         if cached and unreliable_share(cached["scene"], list(choice.boxes.values())) > 0.25:
             flags.append("background_uncertain")  # weight-free stages saw no clear background there
@@ -537,8 +229,8 @@ class Frontend:
 
 def extract_silhouettes(
     video_path: str | Path,
-    options: FrontendOptions | None = None,
-    progress: Progress | None = None,
+    settings: Settings | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> FrontendResult:
     """One video through a fresh `Frontend` (see `Frontend.extract`); masks kept."""
-    return Frontend(options).extract(video_path, progress)
+    return Frontend(settings).extract(video_path, on_progress)

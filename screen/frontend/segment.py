@@ -16,8 +16,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .background import ForegroundModel, Scene, fill_holes, kernel, largest_component
 from ..errors import FileProblem
+from ..settings import SegmenterSettings
+from .background import ForegroundModel, Scene, fill_holes, kernel, largest_component
 from .frames import CropMask, Frame
 
 log = logging.getLogger(__name__)
@@ -133,7 +134,7 @@ class PaddleHumanSegmenter:
     def __init__(
         self,
         model_dir: str | Path,
-        threshold: float = 0.5,
+        settings: SegmenterSettings | None = None,
         expand: float = 0.1,
         person_channel: int = 1,
         threads: int = 1,
@@ -141,7 +142,7 @@ class PaddleHumanSegmenter:
     ) -> None:
         self.model_dir = Path(model_dir)
         self.config = read_deploy_config(self.model_dir)
-        self.threshold = threshold
+        self.threshold = (settings or SegmenterSettings()).mask_threshold
         self.expand = expand
         self.person_channel = person_channel
         self.threads = threads

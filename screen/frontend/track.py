@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
 
+from ..settings import TrackerSettings
 from .frames import Detections
-
-
-@dataclass(frozen=True)
-class TrackerSettings:
-    """ByteTrack thresholds (Ultralytics' bytetrack.yaml names and defaults)."""
-
-    track_high_thresh: float = 0.25  #: first association uses boxes at least this confident
-    track_low_thresh: float = 0.1  #: the second association also uses boxes above this
-    new_track_thresh: float = 0.25  #: an unmatched box this confident starts a track
-    track_buffer: int = 30  #: frames a lost track is kept (2 s at 15 fps) to bridge occlusions
-    match_thresh: float = 0.8  #: largest IoU cost accepted for a match
-    fuse_score: bool = True  #: weigh IoU by detection confidence
 
 
 class _BoxesView:
@@ -54,7 +43,7 @@ class ByteTracker:
         from ultralytics.trackers.byte_tracker import BYTETracker
 
         self.settings = settings or TrackerSettings()
-        self._tracker = BYTETracker(SimpleNamespace(**vars(self.settings)))
+        self._tracker = BYTETracker(SimpleNamespace(**dataclasses.asdict(self.settings)))
 
     def update(self, detections: Detections) -> Detections:
         """The detections that belong to a confirmed track, with `track_id` filled in."""

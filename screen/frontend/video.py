@@ -19,10 +19,10 @@ import cv2
 import numpy as np
 
 from ..errors import FileProblem, ScreenError
+from ..settings import ANALYSIS_FPS
 from .frames import Frame
 from .video_check import codec_tag, container_kind, image_kind, mp4_sample_count, truncation
 
-DEFAULT_FPS = 15.0  #: the rate ScoNet was trained at
 ROTATIONS = (0, 90, 180, 270)  #: clockwise degrees
 _ROTATE_CODES = {
     90: cv2.ROTATE_90_CLOCKWISE,
@@ -144,7 +144,7 @@ class FrameSource:
     def __init__(
         self,
         path: str | Path,
-        fps: float = DEFAULT_FPS,
+        fps: float = ANALYSIS_FPS,
         rotate: int | None = None,
         max_side: int | None = None,
     ) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+LOGIT_SCALE = 16.0  #: training multiplies cosine logits by this before softmax
+
 
 class Label(StrEnum):
     """A Scoliosis1K class, spelled as its folder name in the dataset."""

@@ -17,12 +17,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .classes import LOGIT_SCALE
+
 NUM_CLASSES = 3
 NUM_STRIPS = 16
 EMBED_DIM = 256
 BACKBONE_CHANNELS = (64, 128, 256, 512)
 BACKBONE_STRIDES = (1, 2, 2, 1)
-LOGIT_SCALE = 16.0  #: training multiplies cosine logits by this before softmax
 
 
 class _Conv2d(nn.Module):

@@ -13,22 +13,22 @@ import numpy as np
 
 from ..frontend.extract import FrontendResult
 from ..frontend.video import FrameSource
+from ..settings import VideoSettings
 
 BOX_COLOUR = (0, 200, 0)  # BGR green
 MASK_COLOUR = np.array([255, 80, 0], np.float32)  # BGR blue tint
 
 
-def write_overlay(result: FrontendResult, out_path: str | Path, fps: float, rotate: int | None,
-                  max_side: int | None) -> Path:  # fmt: skip
+def write_overlay(result: FrontendResult, out_path: str | Path, video: VideoSettings) -> Path:
     """Re-read the video and draw the participant's box and mask on every analysed frame."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     by_index = {s.index: s for s in result.silhouettes}
-    source = FrameSource(result.video.path, fps, rotate, max_side)
+    source = FrameSource(result.video.path, video.fps, video.rotate, video.max_side)
     info = source.info
     temporary = out_path.with_name(out_path.stem + ".partial" + out_path.suffix)
     writer = cv2.VideoWriter(
-        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), fps, (info.width, info.height)
+        str(temporary), cv2.VideoWriter_fourcc(*"mp4v"), video.fps, (info.width, info.height)
     )
     try:
         for frame in source.frames():

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ScreenError
+from ..settings import ANALYSIS_FPS
 from .body import Shape, leg_length, pose_body
 from .camera import Stage, make_stage
 from .motion import Route, gait_angles, walk_route
 from .params import WalkerParams
 from .raster import project_figure
 
-DEFAULT_FPS = 15.0
+DEFAULT_FPS = ANALYSIS_FPS  #: phantoms are rendered at the rate the tool analyses
 DEFAULT_SECONDS = 20.0
 DEFAULT_SIZE = (1280, 720)
 

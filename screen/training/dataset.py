@@ -11,20 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..model.classes import LABELS, Label
 from ..errors import FileProblem
+from ..model.classes import LABELS, Label
+from ..progress import ProgressCallback
 from ..silhouettes.pickles import read_silhouette_pickle
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 
 class LayoutProblem(FileProblem):
@@ -165,15 +161,12 @@ class SilhouetteDataset:
             self._cache[index] = read_silhouette_pickle(self.records[index].path)
         return self._cache[index]
 
-    def preload(self, progress: bool = False) -> None:
+    def preload(self, on_progress: ProgressCallback | None = None) -> None:
         """Read every pickle now, so a bad file stops the run before any training."""
-        indices: Iterable[int] = range(len(self))
-        if progress:
-            from rich.progress import track
-
-            indices = track(indices, description=f"reading {self.split} sequences", transient=True)
-        for index in indices:
+        for index in range(len(self)):
             self.frames(index)
+            if on_progress is not None:
+                on_progress(f"reading {self.split} sequences", index + 1, len(self))
 
     def counts(self) -> dict[Label, int]:
         """Sequences per class, every class listed."""
@@ -189,18 +182,3 @@ class SilhouetteDataset:
 def split_counts(root: str | Path, partition: Partition) -> dict[Split, dict[Label, int]]:
     """Sequences per class in every split (scans folders, reads no pickle)."""
     return {split: SilhouetteDataset(Path(root), partition, split).counts() for split in Split}
-
-
-def counts_table(counts: dict[Split, dict[Label, int]]) -> Table:
-    """A rich table of sequences per class and split, with totals."""
-    from rich.table import Table
-
-    table = Table(title="sequences per class and split")
-    table.add_column("split")
-    for label in LABELS:
-        table.add_column(label.value, justify="right")
-    table.add_column("total", justify="right")
-    for split, per_class in counts.items():
-        values = [per_class[label] for label in LABELS]
-        table.add_row(split.value, *map(str, values), str(sum(values)))
-    return table

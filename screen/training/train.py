@@ -1,7 +1,7 @@
 """Training ScoNet and ScoNet-MT with the paper's recipe (SCONET_FACTS.md).
 
-Settings resolve in one place: command-line flags > TOML config file >
-`TrainConfig` defaults (the paper's recipe).  Checkpoints use OpenGait's dict
+The settings are `screen.settings.TrainingSettings` (defaults: the paper's
+recipe), resolved like every other command's.  Checkpoints use OpenGait's dict
 layout `{'model', 'optimizer', 'scheduler', 'iteration', ...}` with only
 tensors and plain values, so `torch.load(weights_only=True)` reads them; they
 also carry the config and the RNG states, so a resumed run continues exactly
@@ -15,9 +15,8 @@ import dataclasses
 import json
 import pickle
 import time
-import tomllib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,149 +24,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..cores import available_cores
+from ..errors import CheckpointError
 from ..model.checkpoint import ModelMetadata, save_checkpoint
 from ..model.classes import ClassOrder
-from ..cores import available_cores
+from ..model.sconet import ScoNet
+from ..progress import ProgressCallback
+from ..settings import SettingsError, TrainingSettings
+from ..silhouettes.normalize import to_model_input
 from .dataset import SilhouetteDataset
-from ..errors import CheckpointError, FileProblem, ScreenError
 from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
 from .sampler import PKSampler, sample_frames
-from ..model.sconet import LOGIT_SCALE, ScoNet
-from ..silhouettes.normalize import to_model_input
 
-MODELS = ("sconet", "sconet-mt")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-LOG_LINES = 50  #: progress lines a run writes when its output is a log file, not a terminal
 #: Settings that may change between a checkpoint and its resumed run (they do not alter the math).
 RESUMABLE_CHANGES = {"iterations", "save_every", "device", "threads", "name", "trained_on"}
-
-
-class ConfigError(ScreenError):
-    """A training setting is missing, unknown or out of range."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every training hyperparameter; the defaults are the paper's recipe."""
-
-    model: str = "sconet-mt"  #: 'sconet' (cross-entropy) or 'sconet-mt' (+ triplet)
-    iterations: int = 20_000
-    batch: tuple[int, int] = (8, 8)  #: P ids x K sequences per id
-    frames: int = 30  #: random frames per sequence, unordered
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    milestones: tuple[int, ...] = (10_000, 14_000, 18_000)  #: lr x gamma at each
-    gamma: float = 0.1
-    logit_scale: float = LOGIT_SCALE
-    label_smoothing: float = 0.1
-    margin: float = 0.2  #: triplet margin (sconet-mt)
-    triplet_weight: float = 1.0  #: sconet-mt only
-    save_every: int = 1000
-    seed: int = 0
-    device: str = "cpu"
-    precision: str = "auto"  #: auto: fp16 + GradScaler on CUDA, bf16 on CPUs that have it
-    threads: int = 0  #: CPU threads for torch; 0 = every core this process may use
-    name: str = ""  #: model name in checkpoints and metadata; '' = the model kind
-    trained_on: str = "unspecified"  #: the data in words, for the model's metadata
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ConfigError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
-        positive = {"iterations": self.iterations, "frames": self.frames}
-        positive |= {"save_every": self.save_every, "lr": self.lr, "batch P": self.batch[0]}
-        positive["batch K"] = self.batch[1]
-        for key, value in positive.items():
-            if value <= 0:
-                raise ConfigError(f"{key} must be positive, got {value}")
-        if list(self.milestones) != sorted(self.milestones):
-            raise ConfigError(f"milestones must be increasing, got {list(self.milestones)}")
-
-    @property
-    def run_name(self) -> str:
-        return self.name or self.model
-
-    @property
-    def uses_triplet(self) -> bool:
-        return self.model == "sconet-mt"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain values only (lists for tuples): fits JSON, TOML and weights_only checkpoints."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in dataclasses.asdict(self).items()
-        }
-
-
-def parse_batch(text: str | list | tuple) -> tuple[int, int]:
-    """'8x8' or [8, 8] -> (P, K)."""
-    try:
-        parts = text.lower().split("x") if isinstance(text, str) else list(text)
-        ids, seqs = (int(part) for part in parts)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"batch must look like 8x8 (ids x sequences per id), got {text!r}"
-        ) from None
-    return ids, seqs
-
-
-def _coerce(key: str, value: Any) -> Any:
-    """A setting from TOML or a flag, converted to its TrainConfig type."""
-    default = {f.name: f.default for f in dataclasses.fields(TrainConfig)}[key]
-    if key == "batch":
-        return parse_batch(value)
-    try:
-        if isinstance(default, tuple):
-            items = [i for i in value.split(",") if i.strip()] if isinstance(value, str) else value
-            return tuple(int(item) for item in items)
-        if isinstance(default, bool) or isinstance(value, bool):
-            raise TypeError
-        if isinstance(default, int):
-            if isinstance(value, float) and not value.is_integer():
-                raise TypeError
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError):
-        kind = "a list of integers" if isinstance(default, tuple) else type(default).__name__
-        raise ConfigError(f"setting {key!r} must be {kind}, got {value!r}") from None
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The settings in a TOML file (flat `key = value` pairs); unknown keys are refused."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise FileProblem(path, f"cannot read config file ({error.strerror})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise FileProblem(path, f"not valid TOML ({error})") from None
-    known = [f.name for f in dataclasses.fields(TrainConfig)]
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise FileProblem(path, f"unknown settings {unknown}; known: {', '.join(known)}")
-    return data
-
-
-def resolve_config(
-    config_file: str | Path | None = None, flags: Mapping[str, Any] | None = None
-) -> TrainConfig:
-    """Flags (None = not given) > config file > defaults: the one place settings meet."""
-    values: dict[str, Any] = {}
-    if config_file is not None:
-        values |= read_config_file(config_file)
-    values |= {key: value for key, value in (flags or {}).items() if value is not None}
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(TrainConfig)})
-    if unknown:
-        raise ConfigError(f"unknown settings {unknown}")
-    return TrainConfig(**{key: _coerce(key, value) for key, value in values.items()})
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -225,12 +95,16 @@ class StepStats:
     active_triplets: float  #: share of triples still inside the margin
 
 
+#: on_step(iteration, total iterations, stats, learning rate)
+StepCallback = Callable[[int, int, StepStats, float], None]
+
+
 def training_step(
     model: ScoNet,
     batch: Batch,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
-    config: TrainConfig,
+    config: TrainingSettings,
     precision: str,
 ) -> StepStats:
     """One SGD step on one batch; returns what the progress bar shows."""
@@ -272,7 +146,9 @@ class TrainingState:
     iteration: int = 0
 
 
-def new_training_state(config: TrainConfig, device: torch.device, precision: str) -> TrainingState:
+def new_training_state(
+    config: TrainingSettings, device: torch.device, precision: str
+) -> TrainingState:
     torch.manual_seed(config.seed)
     # channels_last: oneDNN's fast convolution layout (measured 16.1 -> 11.7 s per 8x2x30
     # iteration in bf16 on 2 CPU cores); the values are the same, only the memory order.
@@ -291,7 +167,7 @@ def new_training_state(config: TrainConfig, device: torch.device, precision: str
     return TrainingState(model, optimizer, scheduler, scaler, generator)
 
 
-def save_training_state(path: Path, state: TrainingState, config: TrainConfig) -> Path:
+def save_training_state(path: Path, state: TrainingState, config: TrainingSettings) -> Path:
     """OpenGait's checkpoint layout plus config and RNG states (tensors and plain values only)."""
     rng = {"sampler": state.generator.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -312,7 +188,9 @@ def save_training_state(path: Path, state: TrainingState, config: TrainConfig) -
     return path
 
 
-def restore_training_state(path: str | Path, state: TrainingState, config: TrainConfig) -> None:
+def restore_training_state(
+    path: str | Path, state: TrainingState, config: TrainingSettings
+) -> None:
     """Load a checkpoint of this code into `state`; refuse one trained with other settings."""
     path = Path(path)
     try:
@@ -339,7 +217,9 @@ def restore_training_state(path: str | Path, state: TrainingState, config: Train
     )
     if changed:
         details = ", ".join(f"{key}: {saved.get(key)!r} -> {now[key]!r}" for key in changed)
-        raise ConfigError(f"{path}: trained with other settings ({details}); resume with the same")
+        raise SettingsError(
+            f"{path}: trained with other settings ({details}); resume with the same"
+        )
     state.model.load_state_dict(payload["model"])
     state.optimizer.load_state_dict(payload["optimizer"])
     state.scheduler.load_state_dict(payload["scheduler"])
@@ -361,20 +241,25 @@ class TrainResult:
     threads: int = 1
 
 
-def checkpoint_path(out_dir: Path, config: TrainConfig, iteration: int) -> Path:
+def checkpoint_path(out_dir: Path, config: TrainingSettings, iteration: int) -> Path:
     """OpenGait-style name, e.g. checkpoints/sconet-mt-20000.pt."""
     return out_dir / "checkpoints" / f"{config.run_name}-{iteration:05d}.pt"
 
 
 def train(
     dataset: SilhouetteDataset,
-    config: TrainConfig,
+    config: TrainingSettings,
     out_dir: str | Path,
     resume: str | Path | None = None,
     command: str = "",
-    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
+    on_step: StepCallback | None = None,
 ) -> TrainResult:
-    """Train on `dataset` (a train split) and write checkpoints and the export under `out_dir`."""
+    """Train on `dataset` (a train split) and write checkpoints and the export under `out_dir`.
+
+    `on_progress` follows the reading of the sequences; `on_step(iteration, total,
+    stats, lr)` sees every iteration (the CLI draws its bar from it).
+    """
     out_dir = Path(out_dir)
     threads = set_threads(config.threads)
     device = torch.device(config.device)
@@ -383,24 +268,21 @@ def train(
     if resume is not None:
         restore_training_state(resume, state, config)
     if state.iteration >= config.iterations:
-        raise ConfigError(
+        raise SettingsError(
             f"the checkpoint is already at iteration {state.iteration}: "
             f"set --iterations above it to train further"
         )
     if not len(dataset):
-        raise ConfigError("the training split holds no sequence")
+        raise SettingsError("the training split holds no sequence")
     sampler = PKSampler(dataset.subjects, *config.batch, state.generator)
     subject_index = {subject: i for i, subject in enumerate(sampler.subjects)}
-    dataset.preload(progress=progress)
+    dataset.preload(on_progress)
 
     history: list[dict] = []
     started = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "train_log.jsonl"  # one JSON line per iteration; a resumed run appends
-    with (
-        _ProgressBar(progress, config.iterations, state.iteration) as bar,
-        log_path.open("a", encoding="utf-8") as log,
-    ):
+    with log_path.open("a", encoding="utf-8") as log:
         for iteration in range(state.iteration + 1, config.iterations + 1):
             batch = make_batch(
                 dataset, sampler.next_batch(), config.frames, state.generator, subject_index
@@ -414,7 +296,8 @@ def train(
             history.append({"iteration": iteration, "lr": lr, **dataclasses.asdict(stats)})
             log.write(json.dumps(history[-1]) + "\n")
             log.flush()
-            bar.advance(stats, lr)
+            if on_step is not None:
+                on_step(iteration, config.iterations, stats, lr)
             if iteration % config.save_every == 0 or iteration == config.iterations:
                 last = save_training_state(
                     checkpoint_path(out_dir, config, iteration), state, config
@@ -434,7 +317,7 @@ def train(
 def export_model(
     path: Path,
     model: ScoNet,
-    config: TrainConfig,
+    config: TrainingSettings,
     dataset: SilhouetteDataset,
     command: str,
     run: dict[str, Any],
@@ -459,58 +342,3 @@ def export_model(
         },
     )
     return save_checkpoint(path, model.eval(), metadata, half=half)
-
-
-class _ProgressBar:
-    """A rich progress bar with loss and accuracy; plain lines when not on a terminal (logs)."""
-
-    def __init__(self, enabled: bool, total: int, done: int) -> None:
-        self.enabled, self.total, self.done = enabled, total, done
-        self.live = False
-
-    def __enter__(self) -> _ProgressBar:
-        if not self.enabled:
-            return self
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.console = Console(highlight=False)
-        self.live = self.console.is_terminal
-        self.started = time.perf_counter()
-        if self.live:
-            self.progress = Progress(
-                TextColumn("training"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=self.console,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task(
-                "train", total=self.total, completed=self.done, stats=""
-            )
-        return self
-
-    def advance(self, stats: StepStats, lr: float) -> None:
-        if not self.enabled:
-            return
-        self.done += 1
-        text = f"loss {stats.loss:.3f}  acc {stats.accuracy:.2f}  lr {lr:.0e}"
-        if self.live:
-            self.progress.update(self.task, advance=1, stats=text)
-        elif self.done % max(1, self.total // LOG_LINES) == 0 or self.done == self.total:
-            elapsed = time.perf_counter() - self.started
-            self.console.print(f"iteration {self.done}/{self.total}  {text}  {elapsed:.0f} s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live:
-            self.progress.stop()
