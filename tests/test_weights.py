@@ -19,14 +19,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from rich.console import Console
 from test_checkpoint import save_opengait, sequence, trained_looking_model
 from test_specs import places, write_spec  # noqa: F401  (places is a fixture)
 
+import screen._cli.weights as weights_cli
 from screen.cli import main
 from screen.errors import CheckpointError, ScreenError
 from screen.model.checkpoint import ModelMetadata, read_checkpoint_metadata, save_checkpoint
 from screen.model.classes import ClassOrder, Label
 from screen.model.classify import Classifier, load_classifier
+from screen.model.opengait_import import import_opengait
 from screen.modelfiles.files import (
     Checksum,
     ChecksumMismatch,
@@ -39,7 +42,6 @@ from screen.modelfiles.weights import (
     DownloadFailed,
     download,
     download_dir,
-    import_opengait,
     model_status,
     verify_present,
 )
@@ -121,7 +123,7 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_a_pinned_file_is_downloaded_verified_and_reported(places, server):  # noqa: F811
     write_spec(places / "models", "m", [pinned_entry(server)])
-    (found,) = download(get_spec("m"), places / "weights", progress=False)
+    (found,) = download(get_spec("m"), places / "weights")
     assert found.path.read_bytes() == GOOD
     assert (found.checksum, found.sha256) == (Checksum.VERIFIED, sha(GOOD))
     assert resolve_file(get_spec("m")).checksum is Checksum.VERIFIED
@@ -147,7 +149,7 @@ def test_a_bad_download_is_one_clear_line_and_leaves_nothing(
     entry = {"name": "m.bin", "url": url} | ({"sha256": sha(GOOD)} if pinned else {})
     write_spec(places / "models", "m", [entry])
     with pytest.raises(DownloadFailed) as caught:
-        download(get_spec("m"), places / "weights", progress=False)
+        download(get_spec("m"), places / "weights")
     message = str(caught.value)
     assert "\n" not in message and url in message
     for fragment in expected:
@@ -159,7 +161,7 @@ def test_a_bad_download_is_one_clear_line_and_leaves_nothing(
 def test_offline_gives_the_url_and_the_exact_place_to_put_the_file(places, offline_url):  # noqa: F811
     write_spec(places / "models", "m", [{"name": "yolo11n.pt", "url": offline_url}])
     with pytest.raises(DownloadFailed) as caught:
-        download(get_spec("m"), places / "weights", progress=False)
+        download(get_spec("m"), places / "weights")
     message = str(caught.value)
     assert message == (
         f"cannot download m: {offline_url} is unreachable (Connection refused); "
@@ -170,17 +172,17 @@ def test_offline_gives_the_url_and_the_exact_place_to_put_the_file(places, offli
 
 def test_first_download_is_recorded_and_a_changed_file_later_is_refused(places, server):  # noqa: F811
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/good.bin"}])
-    (found,) = download(get_spec("m"), places / "weights", progress=False)
+    (found,) = download(get_spec("m"), places / "weights")
     assert found.checksum is Checksum.TRUSTED
     record = trusted_record(get_spec("m"))
     assert record["sha256"] == sha(GOOD) and "downloaded from" in record["how"]
     # A good copy is kept without touching the network (the URL now points nowhere).
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/gone.bin"}])
-    assert download(get_spec("m"), places / "weights", progress=False)[0].sha256 == sha(GOOD)
+    assert download(get_spec("m"), places / "weights")[0].sha256 == sha(GOOD)
     # The server's file changes: a forced download is refused, the good copy stays.
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/corrupt.bin"}])
     with pytest.raises(DownloadFailed, match="recorded at first use.*screen weights forget m"):
-        download(get_spec("m"), places / "weights", force=True, progress=False)
+        download(get_spec("m"), places / "weights", force=True)
     assert (places / "weights" / "m.bin").read_bytes() == GOOD
     assert leftovers(places / "weights") == []
 
@@ -192,7 +194,7 @@ def test_a_tampered_file_is_refused_at_load_time_and_replaced_by_download(places
     with pytest.raises(ChecksumMismatch) as caught:
         resolve_file(get_spec("m"))
     assert (caught.value.expected, caught.value.actual) == (sha(GOOD), sha(SERVED["corrupt.bin"]))
-    download(get_spec("m"), places / "weights", progress=False)  # no --force needed: it is bad
+    download(get_spec("m"), places / "weights")  # no --force needed: it is bad
     assert resolve_file(get_spec("m")).checksum is Checksum.VERIFIED
 
 
@@ -204,7 +206,7 @@ def test_an_archive_is_unpacked_into_the_named_folder(places, server, served):  
         [{"name": "seg_model", "url": f"{server}/{served}", "archive": "zip", "members": MEMBERS}],
         kind="segmenter",
     )
-    (found,) = download(get_spec("seg"), places / "weights", progress=False)
+    (found,) = download(get_spec("seg"), places / "weights")
     assert found.path == places / "weights" / "seg_model"
     assert sorted(p.name for p in found.path.iterdir()) == sorted(MEMBERS)
     assert found.checksum is Checksum.TRUSTED and found.sha256 == file_sha256(found.path)
@@ -224,7 +226,7 @@ def test_a_bad_archive_installs_nothing(places, server, served, expected):  # no
         [{"name": "seg_model", "url": f"{server}/{served}", "archive": "zip", "members": MEMBERS}],
     )
     with pytest.raises(DownloadFailed, match=expected):
-        download(get_spec("seg"), places / "weights", progress=False)
+        download(get_spec("seg"), places / "weights")
     assert list((places / "weights").iterdir()) == []
 
 
@@ -238,14 +240,14 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(places, server, monkeyp
     monkeypatch.setattr(pooch.HTTPDownloader, "__call__", interrupted)
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/good.bin"}])
     with pytest.raises(KeyboardInterrupt):
-        download(get_spec("m"), places / "weights", progress=False)
+        download(get_spec("m"), places / "weights")
     assert list((places / "weights").iterdir()) == []
 
 
 def test_a_model_made_locally_has_nothing_to_download(places):  # noqa: F811
     write_spec(places / "models", "demo", [{"name": "demo.safetensors"}], source="make demo")
     with pytest.raises(DownloadFailed, match="no download URL: make demo"):
-        download(get_spec("demo"), places / "weights", progress=False)
+        download(get_spec("demo"), places / "weights")
 
 
 def test_the_download_folder_is_weights_in_a_checkout_else_the_cache(places, monkeypatch):  # noqa: F811
@@ -289,7 +291,7 @@ def test_cli_download_all_fetches_what_it_can_and_reports_the_rest(
 def test_cli_list_shows_presence_checksum_license_and_clinical(places, server, capsys):  # noqa: F811
     write_spec(places / "models", "here", [pinned_entry(server, "h.bin")], license="AGPL-3.0")
     write_spec(places / "models", "absent", [{"name": "a.bin"}], kind="classifier")
-    download(get_spec("here"), places / "weights", progress=False)
+    download(get_spec("here"), places / "weights")
     assert main(["weights", "list", "--json", "-"]) == 0
     rows = {row["model"]: row for row in json.loads(capsys.readouterr().out)["models"]}
     assert rows["here"]["checksum"] == "verified" and rows["here"]["license"] == "AGPL-3.0"
@@ -303,7 +305,7 @@ def test_cli_list_shows_presence_checksum_license_and_clinical(places, server, c
 
 def test_cli_verify_reports_a_tampered_file_and_fails(places, server, capsys):  # noqa: F811
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/good.bin"}])
-    download(get_spec("m"), places / "cache" / "weights", progress=False)
+    download(get_spec("m"), places / "cache" / "weights")
     assert main(["weights", "verify"]) == 0
     assert "trusted-on-first-use" in capsys.readouterr().out
     tampered = places / "cache" / "weights" / "m.bin"
@@ -448,11 +450,22 @@ def test_import_names_cannot_write_outside_the_output_folder(tmp_path, name):
         import_opengait(source, ClassOrder.CURRENT, tmp_path / "out", name)
 
 
-def test_a_terminal_gets_a_progress_bar_a_log_does_not(places, server, monkeypatch, capsys):  # noqa: F811
+def test_a_download_reports_progress_and_only_a_terminal_gets_a_bar(
+    places,  # noqa: F811
+    server,
+    monkeypatch,
+    capsys,
+):
     write_spec(places / "models", "m", [{"name": "m.bin", "url": f"{server}/good.bin"}])
-    download(get_spec("m"), places / "weights")
-    assert capsys.readouterr().err == ""  # not a terminal: nothing drawn
-    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then draws as on a terminal
-    download(get_spec("m"), places / "weights", force=True)
+    calls = []
+    download(get_spec("m"), places / "weights", on_progress=lambda *call: calls.append(call))
+    assert calls and all(task == "m.bin" and total == len(GOOD) for task, _, total in calls)
+    assert calls[-1][1] == len(GOOD)  # the last call says the whole file came
+    assert capsys.readouterr().err == ""  # the library draws nothing itself
+    assert main(["weights", "download", "m", "--force"]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: no bar in logs and pipes
+    terminal = Console(stderr=True, force_terminal=True)  # as rich sees a real terminal
+    monkeypatch.setattr(weights_cli, "err_console", terminal)
+    assert main(["weights", "download", "m", "--force"]) == 0
     drawn = capsys.readouterr().err
-    assert "m " in drawn and "150.0 kB" in drawn  # the label and the byte count of the file
+    assert "m.bin" in drawn and "150.0 kB" in drawn  # the file and its byte count

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from .common import console, err_console, parse_class_order, write_json
 if TYPE_CHECKING:
     from ..modelfiles.files import ResolvedFile
     from ..modelfiles.specs import ModelSpec
+    from ..progress import ProgressCallback
 
 weights_app = typer.Typer(
     name="weights",
@@ -61,6 +64,38 @@ def _where(spec: ModelSpec, found: ResolvedFile) -> str:
     if found.source == "environment":
         return f"${spec.env_var}: {found.path}"
     return str(found.path)
+
+
+@contextmanager
+def _download_bars() -> Iterator[ProgressCallback | None]:
+    """A transient bar in bytes per file on stderr; none in logs and pipes.
+
+    Transient: the bar goes when done, and the caller prints what was installed where.
+    """
+    if not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    columns += (TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def update(task: str, done: int, total: int | None) -> None:
+            if task not in tasks:
+                tasks[task] = progress.add_task(task, total=total)
+            progress.update(tasks[task], completed=done, total=total)
+
+        yield update
 
 
 @weights_app.command("list")
@@ -135,7 +170,9 @@ def download(
             _say(f"{spec.name}: no download ({spec.source or 'made locally'})")
             continue
         try:
-            for found in fetch(spec, target, force=force):
+            with _download_bars() as on_progress:
+                fetched = fetch(spec, target, force=force, on_progress=on_progress)
+            for found in fetched:
                 _say(f"{spec.name}: {found.path} ({found.checksum}, sha256 {found.sha256})")
         except ScreenError as error:
             if name != "all":
@@ -206,7 +243,7 @@ def import_checkpoint(
     force: bool = typer.Option(False, "--force", help="Replace existing output files."),
 ) -> None:
     """Turn an OpenGait ScoNet checkpoint into this tool's format, recording where it came from."""
-    from ..modelfiles.weights import import_opengait
+    from ..model.opengait_import import import_opengait
 
     imported = import_opengait(
         file,

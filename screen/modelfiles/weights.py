@@ -1,11 +1,12 @@
-"""Model files: what is present, downloading, verifying, importing OpenGait checkpoints.
+"""Model files: what is present, downloading, verifying, forgetting a first-use record.
 
 Downloads go through pooch (checksum verified, streamed to a temporary file),
 into a private staging folder beside the target; archives are unpacked there,
 and only a complete, verified file or folder is renamed into place.  A failure
 or Ctrl-C leaves the target as it was.  Where the publisher gives no checksum,
 the sha256 of the first download is recorded and every later load is checked
-against it (trust on first use, see screen.modelfiles.files).
+against it (trust on first use, see screen.modelfiles.files).  Progress goes
+to the caller's `on_progress` callback: the library draws nothing.
 """
 
 from __future__ import annotations
@@ -15,15 +16,11 @@ import shutil
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CheckpointError, ScreenError, WeightsMissing
-from ..model.classes import ClassOrder
+from ..errors import ScreenError, WeightsMissing
 from .files import (
     Checksum,
     ResolvedFile,
@@ -40,7 +37,7 @@ from .files import (
 from .specs import ModelSpec, WeightFile
 
 if TYPE_CHECKING:
-    from ..model.checkpoint import ModelMetadata
+    from ..progress import ProgressCallback
 
 DOWNLOAD_TIMEOUT_S = 60
 DIR_CHOICES = ("auto", "weights", "cache")
@@ -126,13 +123,17 @@ def download(
     directory: Path | None = None,
     *,
     force: bool = False,
-    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
     timeout: float = DOWNLOAD_TIMEOUT_S,
 ) -> list[ResolvedFile]:
-    """Fetch every file of a model into `directory`, verified; a good copy already there stays."""
+    """Fetch every file of a model into `directory`, verified; a good copy already there stays.
+
+    `on_progress(file name, bytes so far, bytes in all or None)` follows each transfer.
+    """
     directory = Path(directory) if directory is not None else download_dir()
     return [
-        _download_file(spec, weight, directory, force, progress, timeout) for weight in spec.files
+        _download_file(spec, weight, directory, force, on_progress, timeout)
+        for weight in spec.files
     ]
 
 
@@ -141,7 +142,7 @@ def _download_file(
     weight: WeightFile,
     directory: Path,
     force: bool,
-    progress: bool,
+    on_progress: ProgressCallback | None,
     timeout: float,
 ) -> ResolvedFile:
     if weight.url is None:
@@ -159,7 +160,7 @@ def _download_file(
     staging = Path(tempfile.mkdtemp(prefix=f".partial-{weight.name}-", dir=directory))
     try:
         record = trusted_record(spec, weight)
-        fetched = _fetch(spec, weight, target, staging, progress, timeout, record)
+        fetched = _fetch(spec, weight, target, staging, on_progress, timeout, record)
         archive_sha256 = None
         if weight.archive:
             archive_sha256 = file_sha256(fetched)
@@ -217,7 +218,7 @@ def _fetch(
     weight: WeightFile,
     target: Path,
     staging: Path,
-    progress: bool,
+    on_progress: ProgressCallback | None,
     timeout: float,
     record: dict | None,
 ) -> Path:
@@ -233,15 +234,15 @@ def _fetch(
     level = logger.level
     logger.setLevel("WARNING")  # pooch logs every download and unknown hash at INFO
     try:
-        with _progress_bar(spec.name, progress) as bar:
-            downloader = pooch.HTTPDownloader(progressbar=bar or False, timeout=timeout)
-            fetched = pooch.retrieve(
-                weight.url,
-                known_hash=f"sha256:{known}" if known else None,
-                fname=filename,
-                path=staging,
-                downloader=downloader,
-            )
+        bar = _PoochProgress(weight.name, on_progress) if on_progress else False
+        downloader = pooch.HTTPDownloader(progressbar=bar, timeout=timeout)
+        fetched = pooch.retrieve(
+            weight.url,
+            known_hash=f"sha256:{known}" if known else None,
+            fname=filename,
+            path=staging,
+            downloader=downloader,
+        )
     except requests.exceptions.HTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
         reason = error.response.reason if error.response is not None else ""
@@ -280,53 +281,30 @@ def _network_reason(error: Exception) -> str:
     return type(error).__name__
 
 
-class _RichBar:
-    """The progress-bar object pooch drives (total, update, reset, close) on a rich Progress."""
+class _PoochProgress:
+    """The progress-bar object pooch drives (total, update, reset, close), as callback calls."""
 
-    def __init__(self, progress, task) -> None:
-        self._progress, self._task = progress, task
+    def __init__(self, task: str, on_progress: ProgressCallback) -> None:
+        self._task, self._on_progress = task, on_progress
+        self._done, self._total = 0, None
 
     @property
-    def total(self) -> float | None:
-        return self._progress.tasks[0].total
+    def total(self) -> int | None:
+        return self._total
 
     @total.setter
     def total(self, value: int) -> None:
-        # pooch sets the total once the server answers: only then is there a bar to show.
-        self._progress.update(self._task, total=value or None, visible=True)
+        self._total = value or None  # pooch sets 0 when the server sends no content-length
 
     def update(self, advance: int) -> None:
-        self._progress.advance(self._task, advance)
+        self._done += advance
+        self._on_progress(self._task, self._done, self._total)
 
     def reset(self) -> None:
-        self._progress.reset(self._task)
+        self._done = 0
 
     def close(self) -> None:
         pass
-
-
-@contextmanager
-def _progress_bar(label: str, enabled: bool) -> Iterator[_RichBar | None]:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:  # no bar in logs and pipes
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
-    columns += (TransferSpeedColumn(), TimeRemainingColumn())
-    # transient: the bar goes when done; the caller prints what was installed where.
-    with Progress(*columns, console=console, transient=True) as progress:
-        yield _RichBar(progress, progress.add_task(label, total=None, visible=False))
 
 
 def _unpack(
@@ -362,110 +340,3 @@ def _move_into_place(new: Path, target: Path, staging: Path) -> None:
     if target.exists() or target.is_symlink():
         target.rename(staging / "replaced")  # removed with the staging folder
     new.rename(target)
-
-
-# --- importing an OpenGait checkpoint ----------------------------------------
-
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-@dataclass(frozen=True)
-class ImportedCheckpoint:
-    path: Path  #: our safetensors checkpoint
-    card: Path  #: its model-card stub
-    sha256: str  #: of the checkpoint written
-    source_sha256: str  #: of the OpenGait file it came from
-    metadata: ModelMetadata
-
-
-def import_opengait(
-    source: str | Path,
-    class_order: ClassOrder,
-    out_dir: str | Path,
-    name: str | None = None,
-    *,
-    clinical: bool = False,
-    trained_on: str | None = None,
-    half: bool = False,
-    force: bool = False,
-) -> ImportedCheckpoint:
-    """An OpenGait ScoNet checkpoint -> our safetensors format with provenance, plus a card stub.
-
-    The file is read with torch.load(weights_only=True): it cannot run code.  Keys
-    and shapes must match ScoNet exactly.  `clinical` must be stated with `trained_on`.
-    """
-    from ..model.checkpoint import ModelMetadata, load_opengait_checkpoint, save_checkpoint
-
-    source, out_dir = Path(source), Path(out_dir)
-    name = name or source.stem
-    if not _SAFE_NAME.match(name):
-        raise ScreenError(
-            f"--name {name!r}: use letters, digits, '.', '_' and '-' only (it names files in --out)"
-        )
-    if clinical and not (trained_on or "").strip():
-        raise ScreenError(
-            "--clinical needs --trained-on: say which clinical data the model was trained and "
-            "validated on"
-        )
-    checkpoint, card = out_dir / f"{name}.safetensors", out_dir / f"{name}.card.md"
-    for existing in (checkpoint, card):
-        if existing.exists() and not force:
-            raise CheckpointError(existing, "already exists; pass --force to replace it")
-    model = load_opengait_checkpoint(source, class_order)  # refuses code, wrong keys, shapes
-    source_sha256 = file_sha256(source)
-    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
-    metadata = ModelMetadata(
-        name=name,
-        class_order=class_order,
-        trained_on=trained_on or "not stated at import (an OpenGait checkpoint)",
-        clinical=clinical,
-        provenance=(
-            f"imported with `screen weights import` on {imported_at} from OpenGait checkpoint "
-            f"{source.name} (sha256 {source_sha256}); class order {class_order.value} as stated"
-        ),
-        extra={
-            "source_file": source.name,
-            "source_sha256": source_sha256,
-            "imported_at": imported_at,
-            "class_order_stated": class_order.value,
-        },
-    )
-    save_checkpoint(checkpoint, model, metadata, half=half)
-    sha256 = file_sha256(checkpoint)
-    card.write_text(_card_stub(metadata, checkpoint, sha256, source, source_sha256), "utf-8")
-    return ImportedCheckpoint(checkpoint, card, sha256, source_sha256, metadata)
-
-
-def _card_stub(
-    metadata: ModelMetadata, checkpoint: Path, sha256: str, source: Path, source_sha256: str
-) -> str:
-    order = ", ".join(
-        f"{label.value} ({index})" for index, label in enumerate(metadata.class_order.labels)
-    )
-    use = (
-        f"stated fit for clinical use at import (trained on: {metadata.trained_on}); "
-        "the evaluation below must show it"
-        if metadata.clinical
-        else "NOT for clinical use"
-    )
-    return f"""# Model card: {metadata.name}
-
-| | |
-|---|---|
-| architecture | ScoNet (OpenGait layout), input 64x44 silhouettes, 30-frame clips |
-| class order | {order}: `{metadata.class_order.value}`, as stated at import |
-| trained on | {metadata.trained_on} |
-| clinical use | {use} |
-| file | `{checkpoint.name}` (sha256 `{sha256}`) |
-| imported from | `{source.name}` (sha256 `{source_sha256}`), {metadata.extra["imported_at"]} |
-
-## Intended use
-TO FILL IN: who may use it, for what, and what it must not be used for.
-
-## Evaluation
-TO FILL IN: data the model never saw; accuracy, per-class precision and recall, sensitivity
-and specificity with 95% Wilson intervals; the protocol (whole sequence or 30-frame clips).
-
-## Limits
-TO FILL IN: what the numbers do not say. Until then, treat every verdict as unvalidated.
-"""
