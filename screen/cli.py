@@ -17,6 +17,7 @@ from rich.console import Console
 
 from . import __version__
 from ._cli import register_all
+from ._cli.quiet import quiet_third_parties
 from .errors import ScreenError
 
 app = typer.Typer(
@@ -121,6 +122,7 @@ def _dash_file_hint(error: Exception, argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of both console scripts; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_third_parties(verbose=bool({"-v", "--verbose"} & set(argv)))
     command = typer.main.get_command(app)
     names = set(getattr(command, "commands", {}))
     root_options = frozenset(o for p in command.params for o in p.opts) | ROOT_OPTIONS
