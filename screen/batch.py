@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cores import CPU_SHARE_VARIABLE, available_cores
+from .outputs.result import ModelInfo, ScreeningResult
+from .outputs.verdict import Action
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
 STATE_FILE = "state.sqlite"
 CSV_FILE = "results.csv"
+STRIP_KEY = "silhouette_strip_png"  #: in a stored result: base64 PNG of a few silhouettes
 CSV_COLUMNS = (
     "video", "status", "verdict", "action", "confidence",
     "p_negative", "p_neutral", "p_positive", "flags", "error", "note",
@@ -63,6 +66,23 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class VideoRow:
+    """One video file's state: what the CSV and the report are written from."""
+
+    path: str  #: relative to the input folder
+    status: str  #: pending | done | failed
+    result: ScreeningResult | None  #: of a done video
+    error: str | None  #: of a failed video
+    seconds: float | None
+    strip: str = ""  #: base64 PNG of a few of its silhouettes, for the referral list
+
+    @property
+    def screened(self) -> ScreeningResult | None:
+        """The result of a done video, else None."""
+        return self.result if self.status == "done" else None
+
+
 class BatchState:
     """The SQLite state file of one batch output folder."""
 
@@ -90,42 +110,59 @@ class BatchState:
         pending = {path for (path,) in rows}
         return [path for path in videos if path in pending]
 
-    def record(self, path: str, result: dict | None, error: str | None, seconds: float) -> None:
+    def record(
+        self,
+        path: str,
+        result: ScreeningResult | None,
+        error: str | None,
+        seconds: float,
+        strip: str = "",
+    ) -> None:
+        """Store one finished video (its result and strip, or the error) in one transaction."""
         status = "done" if error is None else "failed"
+        stored = json.dumps({**result.to_dict(), STRIP_KEY: strip}) if result else None
         with self.connection:
             self.connection.execute(
                 "UPDATE videos SET status=?, result=?, error=?, seconds=?, finished=? WHERE path=?",
-                (status, json.dumps(result) if result else None, error, seconds, time.time(), path),
+                (status, stored, error, seconds, time.time(), path),
             )
 
-    def rows(self, paths: Iterable[str]) -> list[dict]:
+    def rows(self, paths: Iterable[str]) -> list[VideoRow]:
         """The state of each path, in the order given."""
         wanted = list(paths)
         query = "SELECT path, status, result, error, seconds FROM videos"
         found = {}
-        for path, status, result, error, seconds in self.connection.execute(query):
-            result = json.loads(result) if result else None
-            found[path] = {"path": path, "status": status, "result": result, "error": error,
-                           "seconds": seconds}  # fmt: skip
+        for path, status, stored, error, seconds in self.connection.execute(query):
+            result, strip = None, ""
+            if stored:
+                data = json.loads(stored)
+                strip = data.pop(STRIP_KEY, "")
+                result = ScreeningResult.from_dict(data)
+            found[path] = VideoRow(path, status, result, error, seconds, strip)
         return [found[path] for path in wanted if path in found]
 
     def close(self) -> None:
         self.connection.close()
 
 
+#: Screens one video for the batch: its result and its silhouette strip (base64 PNG).
+VideoScreener = Callable[[Path], tuple[ScreeningResult, str]]
+
+
 @dataclass(frozen=True)
 class Outcome:
     path: str
-    result: dict | None
+    result: ScreeningResult | None
     error: str | None
     seconds: float
+    strip: str = ""
 
 
 # Each worker process builds its screening function once (models loaded once per worker).
-_worker_screen: Callable[[Path], dict] | None = None
+_worker_screen: VideoScreener | None = None
 
 
-def _init_worker(factory: Callable[[], Callable[[Path], dict]], threads: int) -> None:
+def _init_worker(factory: Callable[[], VideoScreener], threads: int) -> None:
     global _worker_screen
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ[CPU_SHARE_VARIABLE] = str(threads)  # read by cpu_budget
@@ -141,8 +178,8 @@ def _run_one(job: tuple[Path, str]) -> Outcome:
     video, relative = job
     started = time.perf_counter()
     try:
-        result = _worker_screen(video)
-        return Outcome(relative, result, None, time.perf_counter() - started)
+        result, strip = _worker_screen(video)
+        return Outcome(relative, result, None, time.perf_counter() - started, strip)
     except ScreenError as error:
         return Outcome(relative, None, str(error), time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001 - one bad video must never stop the batch
@@ -154,7 +191,7 @@ def _run_one(job: tuple[Path, str]) -> Outcome:
 
 def run_jobs(
     jobs: list[tuple[Path, str]],
-    factory: Callable[[], Callable[[Path], dict]],
+    factory: Callable[[], VideoScreener],
     workers: int,
 ) -> Iterator[Outcome]:
     """Screen each (video, relative path) in `workers` processes; yield outcomes as they finish."""
@@ -175,50 +212,49 @@ def run_jobs(
         pool.join()
 
 
-def csv_row(relative: str, state: dict) -> dict:
-    result = state["result"] or {}
-    probabilities = result.get("probabilities", {})
-    confidence = result.get("confidence")
-
-    def fmt(value):
-        return "" if value is None else f"{value:.4f}"
-
-    return {
-        "video": relative,
-        "status": state["status"],
-        "verdict": result.get("verdict", ""),
-        "action": result.get("action", ""),
-        "confidence": fmt(confidence),
-        "p_negative": fmt(probabilities.get("negative")),
-        "p_neutral": fmt(probabilities.get("neutral")),
-        "p_positive": fmt(probabilities.get("positive")),
-        "flags": ";".join(result.get("quality", {}).get("flags", [])),
-        "error": state["error"] or "",
-        "note": result.get("note", ""),  # e.g. NOT FOR CLINICAL USE: the row says it too
-    }
+def csv_row(row: VideoRow) -> dict[str, str]:
+    """One CSV row; the result's columns are empty for a file with no result."""
+    cells = dict.fromkeys(CSV_COLUMNS, "")
+    cells.update(video=row.path, status=row.status, error=row.error or "")
+    if (result := row.result) is not None:
+        p = result.probabilities
+        cells.update(
+            verdict=result.verdict.value,
+            action=result.action.value,
+            confidence=f"{result.confidence:.4f}",
+            p_negative=f"{p.negative:.4f}",
+            p_neutral=f"{p.neutral:.4f}",
+            p_positive=f"{p.positive:.4f}",
+            flags=";".join(result.quality.flags),
+            note=result.note,  # e.g. NOT FOR CLINICAL USE: a filtered spreadsheet says it too
+        )
+    return cells
 
 
-def write_csv(path: Path, rows: list[dict]) -> Path:
+def write_csv(path: Path, rows: Iterable[VideoRow]) -> Path:
     temporary = path.with_name(path.name + ".partial")
     with temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow(csv_row(row["path"], row))
+            writer.writerow(csv_row(row))
     temporary.replace(path)
     return path
 
 
-def make_video_screener(settings) -> Callable[[Path], dict]:
+def make_video_screener(settings) -> VideoScreener:
     """Build (once per worker) the function that screens one video for the batch."""
+    from .outputs.report import silhouette_strip_png
     from .pipeline import Screener
-    from .outputs.report import STRIP_KEY, silhouette_strip_png
 
     screener = Screener(settings)
 
-    def screen_one(video: Path) -> dict:
+    def screen_one(video: Path) -> tuple[ScreeningResult, str]:
         screening = screener.screen(video)
-        return {**screening.result, STRIP_KEY: silhouette_strip_png(screening.stored)}
+        result = screening.result
+        if not isinstance(result, ScreeningResult):  # until pipeline.py builds one itself
+            result = ScreeningResult.from_dict(result)
+        return result, silhouette_strip_png(screening.stored)
 
     return screen_one
 
@@ -230,10 +266,9 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .errors import FileProblem, ScreenError
-    from .pipeline import classifier_from_settings
-    from .outputs.report import write_report
     from .modelfiles.specs import get_spec
-    from .outputs.verdict import honesty_note
+    from .outputs.report import write_report
+    from .pipeline import classifier_from_settings
 
     if not folder.is_dir():
         raise FileProblem(folder, "not a folder")
@@ -259,25 +294,26 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
             already = len(relative) - len(jobs)
             task = progress.add_task("videos", total=len(relative), completed=already)
             for outcome in run_jobs(jobs, factory, workers):
-                state.record(outcome.path, outcome.result, outcome.error, outcome.seconds)
+                state.record(
+                    outcome.path, outcome.result, outcome.error, outcome.seconds, outcome.strip
+                )
                 progress.advance(task)
         rows = state.rows(relative)
         write_csv(out / CSV_FILE, rows)
-        metadata = classifier.metadata
+        model = ModelInfo.of(classifier)
         spec_card = None
         try:
-            spec_card = get_spec(metadata.name).card_text()
+            spec_card = get_spec(model.name).card_text()
         except ScreenError:
             pass  # a checkpoint with no spec in models/ has no card to show
-        note = honesty_note(metadata.name, metadata.clinical, metadata.trained_on)
         pipeline = {**settings.to_dict(), "workers": workers}
-        write_report(out / "report.html", rows, classifier.describe(), note, pipeline, spec_card)
+        write_report(out / "report.html", rows, model, pipeline, spec_card)
     finally:
         state.close()
-    done = sum(row["status"] == "done" for row in rows)
-    failed = sum(row["status"] == "failed" for row in rows)
-    referred = sum(row["status"] == "done" and row["result"]["action"] == "refer" for row in rows)
+    screened = [row.screened for row in rows if row.screened is not None]
+    failed = sum(row.status == "failed" for row in rows)
+    referred = sum(result.action == Action.REFER for result in screened)
     return (
-        f"{len(rows)} videos: {done} screened ({referred} to refer), {failed} failed, "
+        f"{len(rows)} videos: {len(screened)} screened ({referred} to refer), {failed} failed, "
         f"{len(jobs)} processed now; {out / CSV_FILE}, {out / 'report.html'}"
     )

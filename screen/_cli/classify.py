@@ -34,7 +34,7 @@ def classify(
 ) -> None:
     """Classify a stored silhouette sequence (no video needed)."""
     from ..model.classify import load_classifier
-    from ..outputs.result import prediction_to_dict
+    from ..outputs.result import ModelInfo, classification_result
     from ..silhouettes.files import read_silhouettes
 
     sequence = read_silhouettes(silhouettes)
@@ -50,11 +50,11 @@ def classify(
 
         raise FileProblem(silhouettes, "no usable silhouette (every frame was empty or dropped)")
     prediction = classifier.predict(sequence.frames)
-    result = {"input": str(silhouettes), **prediction_to_dict(prediction, classifier)}
+    result = classification_result(prediction, ModelInfo.of(classifier), str(silhouettes))
     if json_out is not None:
-        write_json(result, json_out)
+        write_json(result.to_dict(), json_out)
         if json_out == "-":
             return
-    from ..outputs.result import print_result
+    from .summary import print_result
 
     print_result(console, result)

@@ -10,14 +10,18 @@ import base64
 import html
 import io
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .result import ModelInfo
 from .verdict import Action, Verdict
 
-STRIP_KEY = "silhouette_strip_png"  #: base64 PNG of a few normalised silhouettes, batch only
+if TYPE_CHECKING:
+    from ..batch import VideoRow
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
@@ -66,47 +70,42 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def render_report(
-    rows: list[dict], model: dict, note: str, pipeline: dict, card: str | None
+    rows: Sequence[VideoRow], model: ModelInfo, pipeline: Mapping[str, Any], card: str | None
 ) -> str:
-    """The report's HTML from batch state rows (path, status, result, error)."""
+    """The report's HTML from the batch's rows (one per video file)."""
     esc = html.escape
-    done = [row for row in rows if row["status"] == "done" and row["result"]]
-    failed = [row for row in rows if row["status"] == "failed"]
-    verdicts = Counter(row["result"]["verdict"] for row in done)
-    actions = Counter(row["result"]["action"] for row in done)
+    done = [(row, row.screened) for row in rows if row.screened is not None]
+    failed = [row for row in rows if row.status == "failed"]
+    verdicts = Counter(result.verdict for _, result in done)
+    actions = Counter(result.action for _, result in done)
+    note = model.note
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>Screening report</title>"
         f"<style>{_CSS}</style></head><body>",
         "<h1>Scoliosis screening report</h1>",
         f"<p class='muted'>{esc(datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC'))} · "
         f"{len(rows)} video files · {len(done)} screened · {len(failed)} failed</p>",
-        f"<p class='warn'>{esc(note)}</p>" if not model.get("clinical") else f"<p>{esc(note)}</p>",
+        f"<p>{esc(note)}</p>" if model.clinical else f"<p class='warn'>{esc(note)}</p>",
         "<h2>Counts</h2>",
-        _table(
-            ["verdict", "videos"], [[esc(v.value), str(verdicts.get(v.value, 0))] for v in Verdict]
-        ),
-        _table(
-            ["action", "videos"], [[esc(a.value), str(actions.get(a.value, 0))] for a in Action]
-        ),
+        _table(["verdict", "videos"], [[esc(v.value), str(verdicts[v])] for v in Verdict]),
+        _table(["action", "videos"], [[esc(a.value), str(actions[a])] for a in Action]),
     ]
-    referred = [row for row in done if row["result"]["action"] == Action.REFER.value]
+    referred = [(row, result) for row, result in done if result.action == Action.REFER]
     parts.append(f"<h2>Referral list ({len(referred)})</h2>")
     if referred:
         table_rows = []
-        for row in referred:
-            result = row["result"]
-            strip = result.get(STRIP_KEY)
+        for row, result in referred:
             image = (
-                f"<img class='strip' alt='silhouettes' src='data:image/png;base64,{strip}'>"
-                if strip
+                f"<img class='strip' alt='silhouettes' src='data:image/png;base64,{row.strip}'>"
+                if row.strip
                 else ""
             )
-            flags = ", ".join(result["quality"]["flags"]) or "none"
+            flags = ", ".join(result.quality.flags) or "none"
             table_rows.append(
                 [
-                    esc(row["path"]),
-                    f"{result['probabilities']['positive']:.3f}",
-                    f"{result['confidence']:.3f}",
+                    esc(row.path),
+                    f"{result.probabilities.positive:.3f}",
+                    f"{result.confidence:.3f}",
                     esc(flags),
                     image,
                 ]
@@ -120,27 +119,23 @@ def render_report(
         parts.append("<p>No video was referred.</p>")
     if done:
         parts.append("<h2>Positive probability</h2>")
-        values = [row["result"]["probabilities"]["positive"] for row in done]
+        values = [result.probabilities.positive for _, result in done]
         parts.append(f"<img alt='histogram' src='data:image/png;base64,{_histogram_png(values)}'>")
-    flagged = [row for row in done if row["result"]["quality"]["flags"]]
+    flagged = [(row, result) for row, result in done if result.quality.flags]
     parts.append(f"<h2>Quality problems ({len(flagged)})</h2>")
     if flagged:
         flag_rows = [
-            [
-                esc(r["path"]),
-                esc(r["result"]["verdict"]),
-                esc(", ".join(r["result"]["quality"]["flags"])),
-            ]
-            for r in flagged
+            [esc(row.path), esc(result.verdict.value), esc(", ".join(result.quality.flags))]
+            for row, result in flagged
         ]
         parts.append(_table(["video", "verdict", "flags"], flag_rows))
     parts.append(f"<h2>Failed files ({len(failed)})</h2>")
     if failed:
         parts.append(
-            _table(["video", "reason"], [[esc(r["path"]), esc(r["error"] or "")] for r in failed])
+            _table(["video", "reason"], [[esc(r.path), esc(r.error or "")] for r in failed])
         )
     parts.append("<h2>Model</h2>")
-    parts.append(_table(["", ""], [[esc(k), esc(str(v))] for k, v in model.items()]))
+    parts.append(_table(["", ""], [[esc(k), esc(str(v))] for k, v in model.to_dict().items()]))
     if card:
         parts.append(f"<details><summary>Model card</summary><pre>{esc(card)}</pre></details>")
     parts.append("<h2>Pipeline settings</h2>")
@@ -149,9 +144,14 @@ def render_report(
     return "\n".join(parts)
 
 
-def write_report(path: Path, rows: list[dict], model: dict, note: str, pipeline: dict,
-                 card: str | None) -> Path:  # fmt: skip
+def write_report(
+    path: Path,
+    rows: Sequence[VideoRow],
+    model: ModelInfo,
+    pipeline: Mapping[str, Any],
+    card: str | None,
+) -> Path:
     temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(render_report(rows, model, note, pipeline, card), encoding="utf-8")
+    temporary.write_text(render_report(rows, model, pipeline, card), encoding="utf-8")
     temporary.replace(path)
     return path

@@ -1,0 +1,32 @@
+"""The terminal summary of one result (`screen VIDEO`, `screen classify`)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..outputs.result import Probabilities, ScreeningResult
+
+
+def print_result(console: Console, result: ScreeningResult) -> None:
+    """A short human summary; the honesty note in red for a model not trained on clinical data."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    if result.video is not None:
+        table.add_row("video", result.video)
+    verdict = f"[bold]{result.verdict.value.upper()}[/bold]  (action: {result.action.value})"
+    table.add_row("verdict", verdict)
+    table.add_row("confidence", f"{result.confidence:.3f}")
+    table.add_row("probabilities", _format(result.probabilities))
+    if result.whole_sequence_probabilities is not None:
+        table.add_row("whole sequence", _format(result.whole_sequence_probabilities))
+    quality = result.quality
+    table.add_row("silhouettes", f"{quality.silhouettes_used} used, {len(result.clips)} clips")
+    table.add_row("quality flags", ", ".join(quality.flags) or "none")
+    model = result.model
+    table.add_row("model", f"{model.name} (clinical: {'yes' if model.clinical else 'NO'})")
+    console.print(table)
+    console.print(result.note if model.clinical else f"[bold red]{result.note}[/bold red]")
+
+
+def _format(probabilities: Probabilities) -> str:
+    return "  ".join(f"{name} {value:.3f}" for name, value in probabilities.to_dict().items())
