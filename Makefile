@@ -80,7 +80,7 @@ demo-weights: setup
 	$(VENV)/bin/screen train $(DEMO_DIR)/phantoms --partition $(DEMO_DIR)/phantoms/partition.json \
 		--out $(DEMO_DIR)/sconet --model sconet --name sconet-demo $(DEMO_SCHEDULE) \
 		--trained-on "synthetic phantom walkers (screen phantom dataset $(DEMO_DATA))"
-	$(PY) -m screen.training.demo_weights --phantoms $(DEMO_DIR)/phantoms \
+	$(VENV)/bin/screen demo-weights --phantoms $(DEMO_DIR)/phantoms \
 		--mt $(DEMO_DIR)/sconet-mt/sconet-mt-demo.safetensors \
 		--ce $(DEMO_DIR)/sconet/sconet-demo.safetensors \
 		--weights $(DEMO_WEIGHTS) --card $(DEMO_CARD)

@@ -159,13 +159,11 @@ def make_screener(path: str, variant: str, models: dict):
     not change when a box moves a little: it tells the pipeline's own effect on
     the probabilities from a random segmenter's reaction to any crop change).
     """
-    from dataclasses import replace
-
     from screen.frontend.backends import StageChoice
     from screen.frontend.detect import YoloDetector
     from screen.frontend.extract import Frontend
     from screen.frontend.segment import PaddleHumanSegmenter
-    from screen.pipeline import Screener, cpu_budget, frontend_options
+    from screen.pipeline import Screener, cpu_budget
     from screen.settings import Settings
 
     values = {"weights": models["sconet"]["path"]}
@@ -177,28 +175,28 @@ def make_screener(path: str, variant: str, models: dict):
         values |= {"segmenter": "background"}
     if variant.endswith("straightforward"):  # one thread per stage, crop by crop, every frame, fp32
         values |= {"workers": 1, "detect_every": 1, "segment_batch": 1, "precision": "fp32"}
+        values |= {"overlap": False}
     elif variant == "one_thread":  # the default, but no stage copies: one core per video
         values |= {"workers": 1}
     elif variant.startswith("every"):  # the default, detecting on every n-th frame
         values |= {"detect_every": int(variant.removeprefix("every"))}
-    settings = Settings(**values)
-    options = frontend_options(settings, cpu_budget(settings))
-    if variant.endswith("straightforward"):
-        options = replace(options, overlap=False)
+    settings = Settings.of(**values)
+    threads = settings.runtime.threads or 1
     detector = segmenter = None
     if not weight_free:
         truth = json.loads(Path(path).with_suffix(".json").read_text())
-        yolo = YoloDetector(models["yolo"]["path"], imgsz=options.imgsz, threads=options.threads)
+        yolo = YoloDetector(models["yolo"]["path"], settings.detector, threads=threads)
         if models["yolo"]["weights"] == "random":
             assisted = TruthAssisted(yolo, truth["boxes"], truth["fps"])
             detector = (assisted, StageChoice("yolo11n", {"weights": "random, truth boxes"}))
         else:
             detector = (yolo, StageChoice("yolo11n", {"path": models["yolo"]["path"]}))
     if not weight_free and not crop_robust:
-        humanseg = PaddleHumanSegmenter(models["humanseg"]["path"], threads=options.threads)
+        humanseg = PaddleHumanSegmenter(models["humanseg"]["path"], threads=threads)
         segmenter = (humanseg, StageChoice("pp-humanseg-v2-mobile",
                                            {"weights": models["humanseg"]["weights"]}))  # fmt: skip
-    return Screener(settings, frontend=Frontend(options, detector, segmenter))
+    frontend = Frontend(settings, cpu_budget(settings), detector, segmenter)
+    return Screener(settings, frontend=frontend)
 
 
 # --- measurements, each in a child process ------------------------------------

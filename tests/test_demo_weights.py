@@ -8,12 +8,12 @@ import pytest
 import torch
 from test_dataset import write_toy_dataset
 
+from screen.cli import main
 from screen.model.checkpoint import load_checkpoint
 from screen.model.classes import Label
 from screen.model.sconet import ScoNet
 from screen.settings import TrainingSettings
 from screen.training.dataset import SilhouetteDataset, Split
-from screen.training.demo_weights import main
 from screen.training.train import export_model
 
 
@@ -39,7 +39,7 @@ def published(tmp_path_factory):
     weights, card = root / "weights" / "demo.safetensors", root / "card.md"
     arguments = ["--phantoms", str(root / "phantoms"), "--mt", str(exports["sconet-mt"])]
     arguments += ["--ce", str(exports["sconet"]), "--weights", str(weights)]
-    assert main(arguments + ["--card", str(card), "--precision", "fp32"]) == 0
+    assert main(["demo-weights", *arguments, "--card", str(card), "--precision", "fp32"]) == 0
     results = json.loads((root / "sconet-mt-demo.results.json").read_text())
     return exports, weights, card.read_text(), results
 

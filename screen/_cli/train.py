@@ -7,17 +7,20 @@ from pathlib import Path
 
 import typer
 
-from ..settings import TrainingSettings
+from ..settings import ClassifierSettings, TrainingSettings
 from . import options as opt
-from .common import console, parse_class_order, write_json
+from .common import console, write_json
 from .progress import progress_bars
 
-DEFAULTS = TrainingSettings()  #: replaced by the resolved settings (see options.with_settings)
+# Replaced by the resolved settings (see options.with_settings).
+DEFAULTS = TrainingSettings()
+CLASSIFIER_DEFAULTS = ClassifierSettings()
 
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
+    app.command("demo-weights", hidden=True)(demo_weights)
 
 
 @opt.with_settings(TrainingSettings, opt.flag_keys(TrainingSettings))
@@ -67,33 +70,26 @@ def _command_line(name: str, params: dict) -> str:
     return shlex.join(words)
 
 
+@opt.with_settings(ClassifierSettings, ("weights", "class_order", "precision", "device"))
 def evaluate(
     data_root: Path = typer.Argument(..., help="Dataset folder: <id>/<label>/<view>/*.pkl."),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
-    weights: Path | None = typer.Option(
-        None,
-        "--weights",
-        help="Checkpoint (.safetensors or OpenGait .pt; default: the demo model).",
-    ),
-    class_order: str | None = typer.Option(
-        None, "--class-order", help="For an OpenGait .pt checkpoint: 'current' or 'legacy'."
-    ),
     split: str = typer.Option("test", "--split", help="test (default) or train."),
     protocol: str = typer.Option("both", "--protocol", help="both, sequence or clips."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16."),
-    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda:0."),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
     ),
     plot: Path | None = typer.Option(None, "--plot", help="Save confusion matrices as a PNG."),
+    settings: ClassifierSettings = CLASSIFIER_DEFAULTS,
 ) -> None:
     """Accuracy, per-class precision/recall, screening sensitivity/specificity on a split."""
     from ..errors import ScreenError
     from ..model.classify import load_classifier
     from ..training.dataset import SilhouetteDataset, Split
-    from ..training.evaluate import Protocol, plot_confusion, report_tables
+    from ..training.evaluate import Protocol, plot_confusion
     from ..training.evaluate import evaluate as run_evaluation
     from ..training.train import set_threads
+    from .tables import report_tables
 
     choices = {"both": tuple(Protocol), **{p.value: (p,) for p in Protocol}}
     if protocol not in choices:
@@ -103,7 +99,10 @@ def evaluate(
     set_threads(0)
     dataset = SilhouetteDataset.open(data_root, partition, split)
     classifier = load_classifier(
-        weights, parse_class_order(class_order), device=device, precision=precision
+        settings.weights,
+        settings.parsed_class_order,
+        device=settings.device,
+        precision=settings.precision,
     )
     report = run_evaluation(classifier, dataset, choices[protocol], progress=True)
     if json_out is not None:
@@ -116,3 +115,25 @@ def evaluate(
             console.print(table)
         if plot is not None:
             console.print(f"confusion matrices: {plot}")
+
+
+def demo_weights(
+    phantoms: Path = typer.Option(..., "--phantoms", help="The phantom dataset."),
+    mt: Path = typer.Option(..., "--mt", help="ScoNet-MT run export."),
+    ce: Path = typer.Option(..., "--ce", help="Plain ScoNet run export."),
+    weights: Path = typer.Option(..., "--weights", help="Published ScoNet-MT file."),
+    card: Path = typer.Option(..., "--card", help="Model card to write."),
+    partition: Path | None = typer.Option(None, "--partition", help="[PHANTOMS/partition.json]"),
+    results: Path | None = typer.Option(None, "--results", help="Numbers JSON [beside the card]."),
+    precision: str = typer.Option("bf16", "--precision", help="fp32 | bf16 for the evaluation."),
+) -> None:
+    """The last step of `make demo-weights`: publish, evaluate, write the card from the run."""
+    import sys
+
+    from ..training.demo_weights import make_demo_weights
+
+    command = shlex.join(["screen", "demo-weights", *sys.argv[2:]])
+    for line in make_demo_weights(
+        phantoms, mt, ce, weights, card, partition, results, precision, command
+    ):
+        console.print(line)
