@@ -74,6 +74,7 @@ def test_empty_sequence_is_an_error(classifier):
         classifier.predict(np.zeros((0, 64, 64), np.uint8))
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_bf16_stays_close_to_fp32(classifier):
     bf16 = Classifier(classifier.model, classifier.metadata, classifier.sha256, precision="bf16")
     a, b = classifier.predict(sequence(45)), bf16.predict(sequence(45))

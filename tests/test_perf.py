@@ -77,6 +77,7 @@ def reference(video, humanseg):
     return screener(humanseg, overlap=False, **STRAIGHTFORWARD).screen(video)
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_threads_batches_and_prefetch_give_identical_silhouettes(video, humanseg, reference):
     fast = screener(humanseg, workers=2, segment_batch=4, detect_every=1, precision="fp32")
     fast = fast.screen(video)
@@ -98,6 +99,7 @@ def test_default_fast_path_keeps_the_verdict_and_probabilities(video, humanseg, 
     assert fast.result["quality"]["silhouettes_used"] >= used - 3
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 @pytest.mark.parametrize("keep_masks", [False, True])
 def test_masks_held_stay_bounded_unless_kept(video, humanseg, keep_masks):
     made: list[weakref.ref] = []

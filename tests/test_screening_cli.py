@@ -220,6 +220,7 @@ def test_batch_with_bad_files_reports_every_file(videos, weights, tmp_path, caps
     assert "notes.mp4" in report and "NOT FOR CLINICAL USE" in report
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_batch_resumes_after_sigkill(videos, weights, tmp_path):
     folder = _batch_folder(tmp_path, videos, copies=5)
     out = tmp_path / "out"

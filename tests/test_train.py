@@ -208,6 +208,7 @@ def straight_run(toy_split, tmp_path_factory):
     return out, train(toy_split, _config(), out, command="screen train toy")
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_resuming_reproduces_an_uninterrupted_run_exactly(toy_split, straight_run, tmp_path):
     out, straight = straight_run
     half = train(toy_split, _config(iterations=2), tmp_path)
