@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ScreenError
 from ..model.classes import LABELS, Label
 from ..model.classify import Classifier
 from .dataset import SilhouetteDataset
-from ..errors import ScreenError
 
 Z95 = 1.959963984540054  #: two-sided 95% normal quantile
 WHOLE_SEQUENCE_LIMIT = 720  #: frames the paper's test protocol pools at most
@@ -151,8 +151,8 @@ def legacy_figures(matrix: np.ndarray) -> dict[str, Proportion]:
     }
 
 
-def _referred_names(referred: frozenset[Label]) -> list[str]:
-    """Most severe first: ['positive', 'neutral']."""
+def referred_names(referred: frozenset[Label]) -> list[str]:
+    """Most severe first: ['positive', 'neutral'] (the report's and the tables' order)."""
     return [label.value for label in reversed(LABELS) if label in referred]
 
 
@@ -179,7 +179,7 @@ def metrics_from_confusion(matrix: np.ndarray) -> dict:
         },
         "screening": {
             name: {
-                "referred": _referred_names(referred),
+                "referred": referred_names(referred),
                 **{key: p.to_dict() for key, p in screening(matrix, referred).items()},
             }
             for name, referred in REFERRALS.items()
@@ -248,66 +248,6 @@ def evaluate(
         "protocols": results,
         "sequences": rows,
     }
-
-
-def _percent(proportion: dict) -> str:
-    if proportion["value"] is None:
-        return "n/a (0/0)"
-    low, high = proportion["ci95"]
-    return (
-        f"{100 * proportion['value']:.1f}% [{100 * low:.1f}-{100 * high:.1f}] "
-        f"({proportion['successes']}/{proportion['total']})"
-    )
-
-
-def report_tables(report: dict) -> list:
-    """Readable rich tables: the figures with a column per protocol, then each confusion matrix."""
-    from rich.table import Table
-
-    protocols = report["protocols"]
-    table = Table(
-        title="value [95% Wilson interval] (count)",
-        caption="; ".join(
-            f"{name}: {figures['description']}" for name, figures in protocols.items()
-        ),
-    )
-    table.add_column("figure", no_wrap=True)
-    for name in protocols:
-        table.add_column(name)
-
-    def row(title: str, pick) -> None:
-        table.add_row(title, *(pick(figures) for figures in protocols.values()))
-
-    row("accuracy", lambda f: _percent(f["accuracy"]))
-    row("macro F1", lambda f: f"{f['macro_f1']:.3f}")
-    for label in LABELS:
-        for kind in ("precision", "recall"):
-            row(f"{label} {kind}", lambda f, k=kind, c=label: _percent(f["per_class"][c][k]))
-    for key, referred in REFERRALS.items():
-        words = " or ".join(_referred_names(referred))
-        for kind in ("sensitivity", "specificity"):
-            row(f"{kind} (refer {words})", lambda f, k=kind, s=key: _percent(f["screening"][s][k]))
-    row(
-        "legacy 'sensitivity' = negative-class recall",
-        lambda f: _percent(f["legacy"]["sensitivity_negative_class_recall"]),
-    )
-    row(
-        "legacy 'specificity' = negative-class TNR",
-        lambda f: _percent(f["legacy"]["specificity_negative_class_tnr"]),
-    )
-    tables = [table]
-    for name, figures in protocols.items():
-        matrix = figures["confusion_matrix"]
-        grid = Table(title=f"confusion matrix, {name}")
-        grid.add_column("truth \\ predicted")
-        for label in matrix["labels"]:
-            grid.add_column(label, justify="right")
-        for label, counts in zip(
-            matrix["labels"], matrix["rows_truth_columns_predicted"], strict=True
-        ):
-            grid.add_row(label, *map(str, counts))
-        tables.append(grid)
-    return tables
 
 
 def plot_confusion(report: dict, path: str | Path) -> Path:
