@@ -104,7 +104,8 @@ def evaluate(
         device=settings.device,
         precision=settings.precision,
     )
-    report = run_evaluation(classifier, dataset, choices[protocol], progress=True)
+    with progress_bars(False) as on_progress:
+        report = run_evaluation(classifier, dataset, choices[protocol], on_progress=on_progress)
     if json_out is not None:
         write_json(report, json_out)
     if plot is not None:

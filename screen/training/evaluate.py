@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ..errors import ScreenError
 from ..model.classes import LABELS, Label
 from ..model.classify import Classifier
 from .dataset import SilhouetteDataset
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback
 
 Z95 = 1.959963984540054  #: two-sided 95% normal quantile
 WHOLE_SEQUENCE_LIMIT = 720  #: frames the paper's test protocol pools at most
@@ -204,18 +208,16 @@ def evaluate(
     classifier: Classifier,
     dataset: SilhouetteDataset,
     protocols: Sequence[Protocol] = tuple(Protocol),
-    progress: bool = False,
+    on_progress: ProgressCallback | None = None,
 ) -> dict:
-    """Classify every sequence of the split; the JSON report with each protocol's metrics."""
+    """Classify every sequence of the split; the JSON report with each protocol's metrics.
+
+    `on_progress("evaluating", sequences done, sequences in all)` follows the work.
+    """
     if not len(dataset):
         raise ScreenError(f"the {dataset.split} split of {dataset.partition.path} lists no id")
-    indices: Iterable[int] = range(len(dataset))
-    if progress:
-        from rich.progress import track
-
-        indices = track(indices, description="evaluating", total=len(dataset), transient=True)
     rows = []
-    for index in indices:
+    for index in range(len(dataset)):
         record = dataset.records[index]
         probabilities = predict_protocols(classifier, dataset.frames(index))
         row = {"id": record.subject, "view": record.view, "label": record.label.value}
@@ -226,6 +228,8 @@ def evaluate(
                 "probabilities": {label.value: round(named[label], 6) for label in LABELS},
             }
         rows.append(row)
+        if on_progress is not None:
+            on_progress("evaluating", index + 1, len(dataset))
     results = {}
     for protocol in protocols:
         matrix = confusion_matrix(
