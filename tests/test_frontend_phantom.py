@@ -13,10 +13,11 @@ from screen.frontend.detect import BackgroundDetector
 from screen.frontend.extract import extract_silhouettes
 from screen.frontend.frames import Detections, Frame, box_iou
 from screen.frontend.participant import select_participant
+from screen.frontend.passes import track_people
 from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
 from screen.phantom import render_video, sample_walker
-from screen.settings import Settings, track_people
+from screen.settings import Settings
 
 WEIGHT_FREE = Settings.of(detector="background", segmenter="background")
 

@@ -9,9 +9,10 @@ from synthetic_video import passer_by, render, standing, walker
 from screen.frontend.extract import extract_silhouettes
 from screen.frontend.frames import Detections, Frame, box_iou
 from screen.frontend.participant import TrackHistory, select_participant
+from screen.frontend.passes import track_people
 from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
-from screen.settings import Settings, track_people
+from screen.settings import Settings
 
 
 def box(x: float, feet: float = 200.0, height: float = 110.0) -> np.ndarray:
