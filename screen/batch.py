@@ -19,10 +19,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cores import CPU_SHARE_VARIABLE, available_cores
 from .outputs.result import ModelInfo, ScreeningResult
 from .outputs.verdict import Action
+
+if TYPE_CHECKING:
+    from .progress import ProgressCallback
+    from .settings import Settings
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
 STATE_FILE = "state.sqlite"
@@ -242,7 +247,7 @@ def write_csv(path: Path, rows: Iterable[VideoRow]) -> Path:
     return path
 
 
-def make_video_screener(settings) -> VideoScreener:
+def make_video_screener(settings: Settings) -> VideoScreener:
     """Build (once per worker) the function that screens one video for the batch."""
     from .outputs.report import silhouette_strip_png
     from .pipeline import Screener
@@ -251,19 +256,24 @@ def make_video_screener(settings) -> VideoScreener:
 
     def screen_one(video: Path) -> tuple[ScreeningResult, str]:
         screening = screener.screen(video)
-        result = screening.result
-        if not isinstance(result, ScreeningResult):  # until pipeline.py builds one itself
-            result = ScreeningResult.from_dict(result)
-        return result, silhouette_strip_png(screening.stored)
+        return screening.result, silhouette_strip_png(screening.stored)
 
     return screen_one
 
 
-def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: bool = False) -> str:
-    """Screen every video under `folder` into `out`; returns a one-line summary."""
-    import functools
+def run_batch(
+    folder: Path,
+    out: Path,
+    settings: Settings,
+    workers: int | None,
+    on_progress: ProgressCallback | None = None,
+) -> str:
+    """Screen every video under `folder` into `out`; returns a one-line summary.
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    `on_progress("screening", done, total)` after each finished video, counting those
+    finished by an earlier run: the caller draws it (the CLI a bar).
+    """
+    import functools
 
     from .errors import FileProblem, ScreenError
     from .modelfiles.specs import get_spec
@@ -286,18 +296,15 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
         workers = max(1, min(workers or available_cores(), len(pending) or 1))
         jobs = [(relative[name], name) for name in pending]
         factory = functools.partial(make_video_screener, settings)
-        progress = Progress(
-            TextColumn("screening"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            disable=quiet, transient=True,
-        )  # fmt: skip
-        with progress:
-            already = len(relative) - len(jobs)
-            task = progress.add_task("videos", total=len(relative), completed=already)
-            for outcome in run_jobs(jobs, factory, workers):
-                state.record(
-                    outcome.path, outcome.result, outcome.error, outcome.seconds, outcome.strip
-                )
-                progress.advance(task)
+        report = on_progress or (lambda task, done, total: None)
+        done = len(relative) - len(jobs)
+        report("screening", done, len(relative))
+        for outcome in run_jobs(jobs, factory, workers):
+            state.record(
+                outcome.path, outcome.result, outcome.error, outcome.seconds, outcome.strip
+            )
+            done += 1
+            report("screening", done, len(relative))
         rows = state.rows(relative)
         write_csv(out / CSV_FILE, rows)
         model = ModelInfo.of(classifier)
@@ -306,7 +313,12 @@ def run_batch(folder: Path, out: Path, settings, workers: int | None, quiet: boo
             spec_card = get_spec(model.name).card_text()
         except ScreenError:
             pass  # a checkpoint with no spec in models/ has no card to show
-        pipeline = {**settings.to_dict(), "workers": workers}
+        pipeline = {
+            f"{section}.{name}": value
+            for section, values in settings.to_dict().items()
+            for name, value in values.items()
+        }
+        pipeline["batch workers"] = workers
         write_report(out / "report.html", rows, model, pipeline, spec_card)
     finally:
         state.close()

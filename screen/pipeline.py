@@ -22,18 +22,24 @@ from .cores import core_share
 from .frontend.extract import Frontend, FrontendResult
 from .frontend.passes import Silhouette
 from .frontend.video import VideoInfo
-from .model.classes import LABELS
 from .model.classify import Classifier, load_classifier
-from .outputs.result import PROBABILITY_NOTE, named_probabilities
-from .outputs.verdict import ACTION_FOR_VERDICT, Verdict, honesty_note
+from .outputs.result import (
+    DIGITS,
+    ClipResult,
+    ModelInfo,
+    PipelineInfo,
+    Probabilities,
+    Quality,
+    ScreeningResult,
+    StageInfo,
+    Timing,
+)
+from .outputs.verdict import judge
 from .progress import ProgressCallback
 from .settings import Settings
 from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
 
-#: Front-end flags that make a video impossible to judge on their own.
-BLOCKING_FLAGS = ("no_person", "no_walker", "two_walkers")
 EDGE_MARGIN_PX = 2  #: a box this close to the frame border is cut by it
-EDGE_CUT_SHARE = 0.1  #: more cut silhouettes than this share is flagged
 
 
 def cpu_budget(settings: Settings) -> int:
@@ -101,9 +107,9 @@ def participant_sequence(frontend: FrontendResult) -> ParticipantSequence:
 
 @dataclass(frozen=True)
 class Screening:
-    """One video's result: the JSON-ready dict and the stored silhouettes behind it."""
+    """One video's result and the stored silhouettes behind it."""
 
-    result: dict
+    result: ScreeningResult
     stored: np.ndarray  #: [T, 64, 64] uint8, the silhouettes the classifier saw
     frontend: FrontendResult
 
@@ -152,88 +158,84 @@ class Screener:
         participant = builder.sequence()
         kept, cut = participant.silhouettes, participant.cut
 
-        flags = list(frontend.flags)
-        if frontend.silhouettes and cut > EDGE_CUT_SHARE * len(frontend.silhouettes):
-            flags.append("edge_cut")
-        if len(kept) < self.settings.verdict.min_silhouettes:
-            flags.append("too_few_silhouettes")
-        inconclusive = "too_few_silhouettes" in flags or any(f in flags for f in BLOCKING_FLAGS)
-
         classify_started = time.perf_counter()
         prediction = self.classifier.predict(participant.stored) if kept else None
         classify_seconds = time.perf_counter() - classify_started
+        verdict, flags = judge(
+            frontend.flags,
+            len(frontend.silhouettes),
+            cut,
+            len(kept),
+            self.settings.verdict.min_silhouettes,
+            prediction.label if prediction is not None else None,
+        )
 
         if prediction is None:  # nothing to judge: no evidence for any class
-            probabilities = {label.value: round(1 / 3, 6) for label in LABELS}
-            confidence, clips, whole = 0.0, [], None
+            probabilities, confidence, clips, whole = Probabilities.uniform(), 0.0, (), None
         else:
-            probabilities = named_probabilities(prediction.probabilities)
-            confidence = round(prediction.confidence, 6)
-            whole = named_probabilities(prediction.whole_sequence)
-            clips = [
-                {
-                    "start_frame": kept[clip.start].index,
-                    "stop_frame": kept[clip.stop - 1].index + 1,
-                    "start_time": round(kept[clip.start].timestamp, 3),
-                    "stop_time": round(kept[clip.stop - 1].timestamp, 3),
-                    "silhouettes": clip.stop - clip.start,
-                    "probabilities": named_probabilities(clip.probabilities),
-                }
+            probabilities = Probabilities.of(prediction.probabilities)
+            confidence = round(prediction.confidence, DIGITS)
+            whole = Probabilities.of(prediction.whole_sequence)
+            clips = tuple(
+                ClipResult(
+                    start_frame=kept[clip.start].index,
+                    stop_frame=kept[clip.stop - 1].index + 1,
+                    start_time=round(kept[clip.start].timestamp, 3),
+                    stop_time=round(kept[clip.stop - 1].timestamp, 3),
+                    silhouettes=clip.stop - clip.start,
+                    probabilities=Probabilities.of(clip.probabilities),
+                )
                 for clip in prediction.clips
-            ]
-        verdict = Verdict.INCONCLUSIVE if inconclusive else Verdict.from_label(prediction.label)
+            )
         total_seconds = time.perf_counter() - started
-        metadata = self.classifier.metadata
         coverage = frontend.participant.coverage
-        result = {
-            "video": str(video),
-            "verdict": verdict.value,
-            "action": ACTION_FOR_VERDICT[verdict].value,
-            "confidence": confidence,
-            "probabilities": probabilities,
-            "whole_sequence_probabilities": whole,
-            "clips": clips,
-            "quality": {
-                "flags": flags,
-                "frames_read": coverage.get("frames", 0),
-                "participant_frames": len(frontend.silhouettes),
-                "silhouettes_cut_by_edge": cut,
-                "silhouettes_used": len(kept),
-                "track_coverage": coverage,
-            },
-            "model": self.classifier.describe(),
-            "note": honesty_note(metadata.name, metadata.clinical, metadata.trained_on),
-            "probability_note": PROBABILITY_NOTE,
-            "pipeline": self.describe(frontend),
-            "timing": {
-                "total_s": round(total_seconds, 3),
-                "frontend_s": round(frontend_seconds, 3),
-                "classify_s": round(classify_seconds, 3),
-                "video_s": round(info.duration, 3),
-                "realtime_factor": round(info.duration / max(total_seconds, 1e-9), 2),
-                "ms_per_frame": frontend.ms_per_frame,
-            },
-        }
+        model = ModelInfo.of(self.classifier)
+        result = ScreeningResult(
+            verdict=verdict,
+            confidence=confidence,
+            probabilities=probabilities,
+            whole_sequence_probabilities=whole,
+            clips=clips,
+            quality=Quality(
+                flags=flags,
+                silhouettes_used=len(kept),
+                frames_read=coverage.get("frames", 0),
+                participant_frames=len(frontend.silhouettes),
+                silhouettes_cut_by_edge=cut,
+                track_coverage=coverage,
+            ),
+            model=model,
+            note=model.note,
+            video=str(video),
+            pipeline=self.describe(frontend),
+            timing=Timing.of(
+                total_seconds,
+                frontend_seconds,
+                classify_seconds,
+                info.duration,
+                frontend.ms_per_frame,
+            ),
+        )
         return Screening(result, participant.stored, frontend)
 
-    def describe(self, frontend: FrontendResult) -> dict:
+    def describe(self, frontend: FrontendResult) -> PipelineInfo:
         """The settings that shaped a result, with the stages that actually ran."""
         settings = self.settings
         tracker = settings.tracker
-        return {
-            "detector": {"requested": settings.detector.model, "backend": frontend.detector.backend,
-                         "model": frontend.detector.model},
-            "tracker": "bytetrack",
-            "segmenter": {"requested": settings.segmenter.model,
-                          "backend": frontend.segmenter.backend, "model": frontend.segmenter.model},
-            "fps": settings.video.fps,
-            "clip_length": self.classifier.clip_length,
-            "clip_stride": self.classifier.clip_stride,
-            "precision": self.classifier.precision,
-            "detect_every": frontend.detect_every,
-            "segment_batch": settings.segmenter.batch,
-            "workers": self.frontend.workers,
-            "thresholds": {
+        return PipelineInfo(
+            detector=StageInfo(settings.detector.model, frontend.detector.backend,
+                               frontend.detector.model),
+            tracker="bytetrack",
+            segmenter=StageInfo(settings.segmenter.model, frontend.segmenter.backend,
+                                frontend.segmenter.model),
+            fps=settings.video.fps,
+            clip_length=self.classifier.clip_length,
+            clip_stride=self.classifier.clip_stride,
+            precision=self.classifier.precision,
+            detect_every=frontend.detect_every,
+            segment_batch=settings.segmenter.batch,
+            workers=self.frontend.workers,
+            thresholds={
                 "detect_confidence": settings.detector.confidence,
                 "mask_threshold": settings.segmenter.mask_threshold,
                 "track_high_thresh": tracker.track_high_thresh,
@@ -242,4 +244,4 @@ class Screener:
                 "match_thresh": tracker.match_thresh,
                 "min_silhouettes": settings.verdict.min_silhouettes,
             },
-        }  # fmt: skip
+        )  # fmt: skip

@@ -41,8 +41,8 @@ def screen_video(
 ) -> None:
     """Screen one video: verdict, action, confidence, probabilities and quality flags."""
     from ..errors import FileProblem
-    from ..outputs.result import print_result
     from ..pipeline import Screener
+    from .summary import print_result
 
     opt.set_verbosity(quiet, verbose)
     if not video.exists():
@@ -55,7 +55,7 @@ def screen_video(
 
         write_overlay(screening.frontend, overlay, settings.video)
     if json_out is not None:
-        write_json(screening.result, json_out)
+        write_json(screening.result.to_dict(), json_out)
     if not quiet and json_out != "-":
         print_result(console, screening.result)
         if overlay is not None:
@@ -80,7 +80,8 @@ def batch(
     opt.set_verbosity(quiet, verbose)
     if out.exists() and not out.is_dir():
         raise FileProblem(out, "exists and is not a folder; --out names the output folder")
-    summary = run_batch(folder, out, settings, workers, quiet)
+    with progress_bars(quiet) as on_progress:
+        summary = run_batch(folder, out, settings, workers, on_progress)
     if not quiet:
         console.print(summary)
 

@@ -388,15 +388,3 @@ def classification_result(
         input=source,
     )
 
-
-# Until pipeline.py and the `screen VIDEO` command build and print a ScreeningResult themselves.
-def named_probabilities(probabilities: Mapping[Label, float]) -> dict[str, float]:
-    return Probabilities.of(probabilities).to_dict()
-
-
-def print_result(console: Any, result: Mapping[str, Any] | ScreeningResult) -> None:
-    from .._cli.summary import print_result as print_summary
-
-    if not isinstance(result, ScreeningResult):
-        result = ScreeningResult.from_dict(result)
-    print_summary(console, result)
