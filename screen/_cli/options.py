@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from ..settings import FieldSpec, declared
+from ..declarations import FieldSpec, declared
 
 
 def _shown(value: Any) -> str:
