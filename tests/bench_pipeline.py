@@ -82,10 +82,9 @@ def phantom_video(name: str) -> Path:
 def random_models() -> dict[str, Path]:
     """Random-weight YOLO11n, PP-HumanSegV2-Mobile and ScoNet-MT files, built once."""
     from bench_frontend import Folders, unbiased_yolo
-    from random_models import humanseg_model
+    from random_models import humanseg_model, random_classifier
 
     from screen.model.checkpoint import save_checkpoint
-    from screen.model.classify import Classifier
 
     folder = CACHE / "models"
     models = {
@@ -99,7 +98,7 @@ def random_models() -> dict[str, Path]:
         shutil.rmtree(models["humanseg"], ignore_errors=True)
         humanseg_model(Folders(folder), "mobile")
     if not models["sconet"].is_file():
-        classifier = Classifier.random(seed=0)
+        classifier = random_classifier(seed=0)
         save_checkpoint(models["sconet"], classifier.model, classifier.metadata)
     return models
 

@@ -13,9 +13,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from screen.model.classify import Classifier
 
 _built: dict[str, Path] = {}
 DEPLOY_192 = {
@@ -135,3 +141,37 @@ def oracle_model(factory: pytest.TempPathFactory) -> Path:
         return _export(Bright(), folder)
 
     return _once("oracle", factory, build)
+
+
+def random_classifier(seed: int = 0, **options) -> Classifier:
+    """A random-weight ScoNet classifier: for speed and plumbing tests, never for verdicts."""
+    import torch
+
+    from screen.model.checkpoint import ModelMetadata
+    from screen.model.classes import ClassOrder
+    from screen.model.classify import Classifier
+    from screen.model.sconet import ScoNet
+
+    torch.manual_seed(seed)
+    metadata = ModelMetadata(
+        name="sconet-random",
+        class_order=ClassOrder.CURRENT,
+        trained_on="nothing: random weights, outputs are meaningless",
+        clinical=False,
+        provenance=f"random initialisation, seed {seed}",
+    )
+    return Classifier(ScoNet(), metadata, "none", **options)
+
+
+def pooled_probabilities(
+    classifier: Classifier, stored: np.ndarray, windows: list[tuple[int, int]]
+) -> np.ndarray:
+    """The reference for the streamed pooling: every frame's features at once, then each window."""
+    import torch
+
+    from screen.model.sconet import class_probabilities, pool_windows
+
+    with torch.inference_mode():
+        features = torch.cat(list(classifier._feature_chunks(stored)))
+        logits = classifier.model.head(pool_windows(features, windows)).logits
+    return class_probabilities(logits).cpu().numpy()

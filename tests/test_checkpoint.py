@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from screen.errors import CheckpointError
 from screen.model.checkpoint import (
     ModelMetadata,
     load_checkpoint,
@@ -17,7 +18,6 @@ from screen.model.checkpoint import (
 )
 from screen.model.classes import ClassOrder, Label
 from screen.model.classify import Classifier
-from screen.errors import CheckpointError
 from screen.model.sconet import ScoNet
 
 
@@ -62,18 +62,21 @@ def sequence(frames: int = 40, seed: int = 1) -> np.ndarray:
 
 def test_opengait_checkpoint_loads_strictly(tmp_path):
     model = trained_looking_model()
-    loaded = load_opengait_checkpoint(
-        save_opengait(tmp_path / "ScoNet-20000.pt", model), ClassOrder.CURRENT
-    )
+    loaded = load_opengait_checkpoint(save_opengait(tmp_path / "ScoNet-20000.pt", model))
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value)
 
 
-def test_module_prefix_from_data_parallel_is_accepted(tmp_path):
+def test_a_data_parallel_checkpoint_gives_the_same_verdict_as_a_plain_one(tmp_path):
     model = trained_looking_model()
-    state = {f"module.{k}": v for k, v in model.state_dict().items()}
+    save_opengait(tmp_path / "plain.pt", model)
+    state = {f"module.{k}": v for k, v in model.state_dict().items()}  # as DataParallel saves
     torch.save({"model": state}, tmp_path / "dp.pt")
-    load_opengait_checkpoint(tmp_path / "dp.pt", ClassOrder.CURRENT)
+    plain = Classifier.from_file(tmp_path / "plain.pt", ClassOrder.CURRENT).predict(sequence())
+    parallel = Classifier.from_file(tmp_path / "dp.pt", ClassOrder.CURRENT).predict(sequence())
+    assert parallel.label is plain.label
+    for label in Label:
+        assert parallel.probabilities[label] == pytest.approx(plain.probabilities[label], abs=1e-6)
 
 
 def test_legacy_order_and_permuted_current_order_give_the_same_named_probabilities(tmp_path):
@@ -155,7 +158,7 @@ def test_mismatched_checkpoint_names_the_differing_keys(tmp_path):
     state["extra.weight"] = torch.zeros(1)
     torch.save({"model": state}, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError) as caught:
-        load_opengait_checkpoint(tmp_path / "bad.pt", ClassOrder.CURRENT)
+        load_opengait_checkpoint(tmp_path / "bad.pt")
     message = _one_line(caught.value)
     assert "BNNecks.bn1d.weight" in message and "extra.weight" in message
     assert "FCs.fc_bin has shape [16, 512, 128], expected [16, 512, 256]" in message
@@ -174,7 +177,7 @@ def test_a_pickle_carrying_code_is_refused_and_never_runs(tmp_path, monkeypatch)
     with path.open("wb") as handle:
         pickle.dump({"model": _RunsCode()}, handle)
     with pytest.raises(CheckpointError, match="refused"):
-        load_opengait_checkpoint(path, ClassOrder.CURRENT)
+        load_opengait_checkpoint(path)
     assert not (tmp_path / "pwned-by-checkpoint").exists()
 
 

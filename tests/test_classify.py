@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from random_models import random_classifier
 from test_checkpoint import sequence
 
 from screen.model.classes import LABELS
@@ -30,7 +31,7 @@ def test_clip_windows_cover_every_frame(frames, length, stride, expected):
 
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
-    return Classifier.random(seed=3)
+    return random_classifier(seed=3)
 
 
 def test_clip_probabilities_equal_a_direct_forward_of_each_clip(classifier):

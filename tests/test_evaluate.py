@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from random_models import random_classifier
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from test_dataset import write_toy_dataset
 
@@ -112,7 +113,7 @@ def toy_test_split(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
-    return Classifier.random(seed=5)
+    return random_classifier(seed=5)
 
 
 def test_both_protocols_match_the_classifier(toy_test_split, classifier, monkeypatch):

@@ -12,14 +12,15 @@ import weakref
 import numpy as np
 import pytest
 import torch
-from random_models import humanseg_model
+from random_models import humanseg_model, pooled_probabilities, random_classifier
 
 from screen.cores import CPU_SHARE_VARIABLE
 from screen.frontend.backends import StageChoice
-from screen.frontend.extract import Frontend, ordered_map, prefetch
+from screen.frontend.concurrency import ordered_map, prefetch
+from screen.frontend.extract import Frontend
 from screen.frontend.segment import PaddleHumanSegmenter
 from screen.model.classes import LABELS
-from screen.model.classify import Classifier, bf16_supported, clip_windows
+from screen.model.classify import bf16_supported, clip_windows
 from screen.phantom import render_video, sample_walker
 from screen.pipeline import Screener, cpu_budget
 from screen.settings import Settings
@@ -68,7 +69,7 @@ def screener(humanseg, overlap: bool = True, made=None, **values) -> Screener:
         settings.runtime.workers,
         segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")),
     )
-    classifier = Classifier.random(seed=3, precision=settings.classifier.precision)
+    classifier = random_classifier(seed=3, precision=settings.classifier.precision)
     return Screener(settings, classifier, frontend)
 
 
@@ -130,24 +131,24 @@ def test_streamed_clip_pooling_equals_pooling_all_features(monkeypatch):
     import screen.model.classify as classify
 
     monkeypatch.setattr(classify, "FEATURE_CHUNK", 16)  # windows straddle chunk borders
-    classifier = Classifier.random(seed=1)
+    classifier = random_classifier(seed=1)
     stored = np.random.default_rng(0).integers(0, 2, (77, 64, 64), np.uint8) * 255
     windows = clip_windows(77) + [(0, 77)]
     streamed = classifier.streamed_probabilities(stored, windows)
-    whole = classifier.window_probabilities(classifier.frame_features(stored), windows)
+    whole = pooled_probabilities(classifier, stored, windows)
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
 def test_auto_precision_is_recorded_as_the_one_used():
-    classifier = Classifier.random(seed=0, precision="auto")
+    classifier = random_classifier(seed=0, precision="auto")
     assert classifier.precision == ("bf16" if bf16_supported() else "fp32")
     with pytest.raises(ValueError, match="precision"):
-        Classifier.random(seed=0, precision="fp8")
+        random_classifier(seed=0, precision="fp8")
 
 
 def test_classifier_threads_are_restored():
     before = torch.get_num_threads()
-    classifier = Classifier.random(seed=0, threads=before + 1)
+    classifier = random_classifier(seed=0, threads=before + 1)
     classifier.predict(np.full((5, 64, 64), 255, np.uint8))
     assert torch.get_num_threads() == before
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from random_models import random_classifier
 
 from screen.cli import main
 from screen.model.checkpoint import save_checkpoint
-from screen.model.classify import Classifier
 from screen.phantom import render_video, sample_walker
 from screen.silhouettes.pickles import read_silhouette_pickle
 
@@ -41,7 +41,7 @@ def videos(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
     """A random-weight classifier: the contract, not the verdict, is under test here."""
-    classifier = Classifier.random(seed=5)
+    classifier = random_classifier(seed=5)
     return save_checkpoint(tmp_path_factory.mktemp("w") / "random.safetensors", classifier.model,
                            classifier.metadata)  # fmt: skip
 

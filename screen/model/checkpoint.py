@@ -21,8 +21,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .classes import ClassOrder
 from ..errors import CheckpointError
+from .classes import ClassOrder
 from .sconet import ScoNet
 
 FORMAT_NAME = "scoliosis-screen/sconet"
@@ -133,8 +133,11 @@ def read_opengait_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return {key.removeprefix("module."): value for key, value in payload.items()}
 
 
-def load_opengait_checkpoint(path: str | Path, class_order: ClassOrder) -> ScoNet:
-    """An OpenGait ScoNet checkpoint as a model in eval mode; keys and shapes must match exactly."""
+def load_opengait_checkpoint(path: str | Path) -> ScoNet:
+    """An OpenGait ScoNet checkpoint as a model in eval mode; keys and shapes must match exactly.
+
+    Its class order is not in the file: the caller states it in the model's metadata.
+    """
     return _checked_model(read_opengait_state_dict(path), Path(path))
 
 

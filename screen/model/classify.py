@@ -24,7 +24,7 @@ from ..modelfiles.files import file_sha256
 from ..silhouettes.normalize import to_model_input
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
-from .sconet import ScoNet, class_probabilities, inference_backbone, pool_windows
+from .sconet import ScoNet, class_probabilities, inference_backbone
 
 CLIP_LENGTH = 30
 CLIP_STRIDE = 15
@@ -143,7 +143,7 @@ class Classifier:
                     "an OpenGait checkpoint needs its class order stated: --class-order current "
                     "(negative,neutral,positive) or legacy (negative,positive,neutral)",
                 )
-            model = load_opengait_checkpoint(path, class_order)
+            model = load_opengait_checkpoint(path)
             metadata = ModelMetadata(
                 name=path.stem,
                 class_order=class_order,
@@ -153,29 +153,11 @@ class Classifier:
             )
         return cls(model, metadata, file_sha256(path), **options)
 
-    @classmethod
-    def random(cls, seed: int = 0, **options) -> Classifier:
-        """A random-weight ScoNet: for speed measurements and tests, never for verdicts."""
-        torch.manual_seed(seed)
-        metadata = ModelMetadata(
-            name="sconet-random",
-            class_order=ClassOrder.CURRENT,
-            trained_on="nothing: random weights, outputs are meaningless",
-            clinical=False,
-            provenance=f"random initialisation, seed {seed}",
-        )
-        return cls(ScoNet(), metadata, "none", **options)
-
     def _autocast(self):
         enabled = self.precision == "bf16"
         return torch.autocast(
             device_type=torch.device(self.device).type, dtype=torch.bfloat16, enabled=enabled
         )
-
-    @torch.inference_mode()
-    def frame_features(self, stored: np.ndarray) -> torch.Tensor:
-        """Stored silhouettes [T, 64, 64] uint8 -> backbone features [T, 512, 16, 11]."""
-        return torch.cat(list(self._feature_chunks(stored)))
 
     def _feature_chunks(self, stored: np.ndarray) -> Iterator[torch.Tensor]:
         """Backbone features [<=FEATURE_CHUNK, 512, 16, 11] float32, chunk after chunk."""
@@ -190,21 +172,14 @@ class Classifier:
             yield features  # outside the autocast block, or the caller would run under it
 
     @torch.inference_mode()
-    def window_probabilities(
-        self, features: torch.Tensor, windows: list[tuple[int, int]]
-    ) -> np.ndarray:
-        """Probabilities [windows, 3], checkpoint index order, for windows of frame features."""
-        logits = self.model.head(pool_windows(features, windows)).logits  # [w, 3, 16]
-        return class_probabilities(logits).cpu().numpy()
-
-    @torch.inference_mode()
     def streamed_probabilities(
         self, stored: np.ndarray, windows: list[tuple[int, int]]
     ) -> np.ndarray:
-        """As `window_probabilities(frame_features(stored), windows)`, holding one chunk at a time.
+        """Probabilities [windows, 3], checkpoint index order, holding one chunk at a time.
 
-        Each open window keeps the running maximum of its frames' features; a
-        window is classified as soon as its last frame has been seen.
+        Each open window keeps the running maximum of its frames' features (max
+        pooling is exact in any order); a window is classified as soon as its
+        last frame has been seen.
         """
         result = np.zeros((len(windows), len(LABELS)), np.float32)
         running: dict[int, torch.Tensor] = {}  # window -> max so far [512, 16, 11]

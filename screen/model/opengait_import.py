@@ -59,7 +59,7 @@ def import_opengait(
     for existing in (checkpoint, card):
         if existing.exists() and not force:
             raise CheckpointError(existing, "already exists; pass --force to replace it")
-    model = load_opengait_checkpoint(source, class_order)  # refuses code, wrong keys, shapes
+    model = load_opengait_checkpoint(source)  # refuses code, wrong keys, shapes
     source_sha256 = file_sha256(source)
     imported_at = datetime.now(UTC).isoformat(timespec="seconds")
     metadata = ModelMetadata(
