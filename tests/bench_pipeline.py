@@ -221,7 +221,7 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
         screening = screener.screen(path)
         walls.append(time.perf_counter() - started)
     cpu = _cpu_seconds() - cpu  # of the last run, all threads
-    result = screening.result
+    result = screening.result.to_dict()
     timing = result["timing"]
     used = max(result["quality"]["silhouettes_used"], 1)
     stages = dict(timing["ms_per_frame"])
@@ -290,8 +290,15 @@ def precision_parity_job(models: dict, count: int = 12) -> dict:
 
 
 def _batch_factory(variant: str, models: dict, videos: list[str]):
+    from screen.outputs.report import silhouette_strip_png
+
     screener = make_screener(videos[0], variant, models)
-    return lambda video: screener.screen(video).result
+
+    def screen_one(video):
+        screening = screener.screen(video)
+        return screening.result, silhouette_strip_png(screening.stored)
+
+    return screen_one
 
 
 def batch_job(videos: list[str], workers: int, models: dict, variant: str = "default") -> dict:

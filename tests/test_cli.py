@@ -120,6 +120,7 @@ COMMANDS_MISSING = [
     (["train"], []),
     (["train"], ["{tmp}", "--out", "{tmp}/run"]),  # no --partition
     (["evaluate"], []),
+    (["demo-weights"], []),
     (["weights", "download"], []),
     (["weights", "forget"], []),
     (["weights", "import"], []),

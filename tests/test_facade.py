@@ -15,7 +15,7 @@ def test_screen_video_returns_a_typed_result_that_says_it_is_not_clinical():
     result = screen_video(EXAMPLE, **WEIGHT_FREE)
     assert result.verdict in {"positive", "neutral", "negative", "inconclusive"}
     assert result.note.startswith("NOT FOR CLINICAL USE")
-    assert result.pipeline.detector["backend"] == "background"
+    assert result.pipeline.detector.backend == "background"
 
 
 def test_the_facade_exports_the_documented_names():

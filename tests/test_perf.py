@@ -84,20 +84,20 @@ def test_threads_batches_and_prefetch_give_identical_silhouettes(video, humanseg
     fast = fast.screen(video)
     assert len(reference.stored) >= 40
     np.testing.assert_array_equal(fast.stored, reference.stored)
-    assert fast.result["probabilities"] == reference.result["probabilities"]
-    assert fast.result["pipeline"]["workers"] == 2
+    assert fast.result.probabilities == reference.result.probabilities
+    assert fast.result.pipeline.workers == 2
 
 
 def test_default_fast_path_keeps_the_verdict_and_probabilities(video, humanseg, reference):
     fast = screener(humanseg, workers=2).screen(video)  # the defaults, precision auto
-    assert fast.result["pipeline"]["precision"] == ("bf16" if bf16_supported() else "fp32")
-    assert fast.result["verdict"] == reference.result["verdict"]
+    assert fast.result.pipeline.precision == ("bf16" if bf16_supported() else "fp32")
+    assert fast.result.verdict == reference.result.verdict
     for label in LABELS:
-        assert fast.result["probabilities"][label] == pytest.approx(
-            reference.result["probabilities"][label], abs=0.01
+        assert fast.result.probabilities[label] == pytest.approx(
+            reference.result.probabilities[label], abs=0.01
         )
-    used = reference.result["quality"]["silhouettes_used"]
-    assert fast.result["quality"]["silhouettes_used"] >= used - 3
+    used = reference.result.quality.silhouettes_used
+    assert fast.result.quality.silhouettes_used >= used - 3
 
 
 @pytest.mark.slow  # kept out of `make test`; `make test-all` runs it

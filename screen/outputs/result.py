@@ -387,4 +387,3 @@ def classification_result(
         note=model.note,
         input=source,
     )
-

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.classes import Label
 from ..errors import FileProblem, ScreenError
-from ..silhouettes.pickles import write_silhouette_pickle
+from ..model.classes import Label
 from ..silhouettes.normalize import normalize_sequence
+from ..silhouettes.pickles import write_silhouette_pickle
 from .camera import VIEW_NAMES, check_view
 from .params import sample_walker
 from .render import DEFAULT_FPS, render_masks

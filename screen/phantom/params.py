@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..model.classes import Label
 from ..errors import ScreenError
+from ..model.classes import Label
 
 #: Severity bands [low, high) in degrees, in the spirit of Cobb-angle cut-offs.
 SEVERITY_BANDS: dict[Label, tuple[float, float]] = {

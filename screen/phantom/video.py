@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..model.classes import Label
 from ..errors import FileProblem, ScreenError
+from ..model.classes import Label
 from .camera import VIEW_NAMES, Stage, make_stage
 from .motion import standing_route, walk_route
 from .params import WalkerParams, sample_walker

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from ..errors import FileProblem
-from .pickles import read_silhouette_pickle
 from .normalize import STORED_SIZE, NormalizedSequence, normalize_sequence
+from .pickles import read_silhouette_pickle
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 

@@ -298,4 +298,3 @@ def pin_spec_checksum(spec_path: Path, sha256: str) -> Path:
         raise ScreenError(f"{spec_path}: expected one `files = [...]` line to pin the checksum")
     spec_path.write_text(pinned, encoding="utf-8")
     return spec_path
-
