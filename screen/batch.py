@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cores import CPU_SHARE_VARIABLE, available_cores
+from .outputs.report import VideoRow
 from .outputs.result import ModelInfo, ScreeningResult
 from .outputs.verdict import Action
 
@@ -69,23 +70,6 @@ def content_hash(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class VideoRow:
-    """One video file's state: what the CSV and the report are written from."""
-
-    path: str  #: relative to the input folder
-    status: str  #: pending | done | failed
-    result: ScreeningResult | None  #: of a done video
-    error: str | None  #: of a failed video
-    seconds: float | None
-    strip: str = ""  #: base64 PNG of a few of its silhouettes, for the referral list
-
-    @property
-    def screened(self) -> ScreeningResult | None:
-        """The result of a done video, else None."""
-        return self.result if self.status == "done" else None
 
 
 class BatchState:

@@ -11,17 +11,33 @@ import html
 import io
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .result import ModelInfo
+from .result import ModelInfo, ScreeningResult
 from .verdict import Action, Verdict
 
-if TYPE_CHECKING:
-    from ..batch import VideoRow
+
+@dataclass(frozen=True)
+class VideoRow:
+    """One video file's state: what the CSV and the report are written from."""
+
+    path: str  #: relative to the input folder
+    status: str  #: pending | done | failed
+    result: ScreeningResult | None  #: of a done video
+    error: str | None  #: of a failed video
+    seconds: float | None
+    strip: str = ""  #: base64 PNG of a few of its silhouettes, for the referral list
+
+    @property
+    def screened(self) -> ScreeningResult | None:
+        """The result of a done video, else None."""
+        return self.result if self.status == "done" else None
+
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
