@@ -118,7 +118,10 @@ class SegmenterSettings(Section):
     """Person segmentation of the participant's crop (pass 2)."""
 
     model: str = setting(
-        AUTO, "auto | pp-humanseg-v2-mobile | pp-humanseg-v2-lite | background.", key="segmenter"
+        AUTO,
+        "auto (V2 Mobile, else V2 Lite, else the bundled V1 Lite) | pp-humanseg-v2-mobile | "
+        "pp-humanseg-v2-lite | pp-humanseg-v1-lite | background.",
+        key="segmenter",
     )
     weights: Path | None = setting(
         None, "Explicit PP-HumanSeg model folder.", key="segmenter_weights"

@@ -1,9 +1,12 @@
 """Which detector and segmenter to run: a registry of backends and the `auto` choice.
 
-`auto` takes the neural backend when its weights are found (explicit path,
-environment variable, `weights/`, user cache, checksum checked) and otherwise
-falls back to the weight-free one, with a warning on stderr and a quality flag
-in the result, since silhouettes from background subtraction are rougher.
+`auto` takes the first model of its list whose weights are found (explicit path,
+environment variable, `weights/`, the bundled files, user cache; checksum
+checked): for the segmenter PP-HumanSeg V2 Mobile, else V2 Lite, else the
+bundled V1 Lite, so a fresh install segments with a trained network.  Only when
+none is found, or the network cannot run here (Paddle missing or failing), does
+it fall back to the weight-free stage, with a warning on stderr and a quality
+flag in the result, since silhouettes from background subtraction are rougher.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
 log = logging.getLogger(__name__)
 
 WEIGHT_FREE = "background"
-AUTO_DETECTOR = "yolo11n"
-AUTO_SEGMENTER = "pp-humanseg-v2-mobile"
+#: What `auto` tries, in order (the first whose files are found runs).
+AUTO_DETECTORS = ("yolo11n",)
+AUTO_SEGMENTERS = ("pp-humanseg-v2-mobile", "pp-humanseg-v2-lite", "pp-humanseg-v1-lite")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ DETECTORS: dict[str, Callable[[ModelSpec, Path, DetectorSettings, int], Detector
 SEGMENTERS: dict[str, Callable[[ModelSpec, Path, SegmenterSettings, int], Segmenter]] = {
     "pp-humanseg-v2-mobile": _humanseg,
     "pp-humanseg-v2-lite": _humanseg,
+    "pp-humanseg-v1-lite": _humanseg,
 }
 
 
@@ -66,7 +71,7 @@ def _build(
     settings: DetectorSettings | SegmenterSettings,
     threads: int,
     registry: dict,
-    auto_name: str,
+    auto_names: tuple[str, ...],
     weight_free: Callable[[], object],
 ) -> tuple[object, StageChoice]:
     name = settings.model
@@ -75,23 +80,36 @@ def _build(
         raise ScreenError(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
     if name == WEIGHT_FREE:
         return weight_free(), StageChoice(WEIGHT_FREE)
-    chosen = auto_name if name == AUTO else name
-    spec = get_spec(chosen)
-    try:
+    fallback = StageChoice(WEIGHT_FREE, flags=(f"{kind}_fallback_weight_free",))
+    if name != AUTO or settings.weights is not None:  # a model or file the user named: no fallback
+        chosen = auto_names[0] if name == AUTO else name
+        spec = get_spec(chosen)
         resolved = resolve_file(spec, settings.weights)
-    except WeightsMissing as missing:
-        if name != AUTO or settings.weights is not None:  # a file the user named: no fallback
-            raise
-        log.warning(
-            "%s: %s; using the weight-free background-subtraction %s instead (fixed camera "
-            "only, rougher silhouettes)",
-            kind,
-            missing,
-            kind,
+        return registry[chosen](spec, resolved.path, settings, threads), StageChoice(
+            chosen, resolved.describe()
         )
-        return weight_free(), StageChoice(WEIGHT_FREE, flags=(f"{kind}_fallback_weight_free",))
-    stage = registry[chosen](spec, resolved.path, settings, threads)
-    return stage, StageChoice(chosen, resolved.describe())
+    first_missing: WeightsMissing | None = None
+    for chosen in auto_names:
+        spec = get_spec(chosen)
+        try:
+            resolved = resolve_file(spec, None)
+        except WeightsMissing as missing:
+            first_missing = first_missing or missing
+            continue
+        try:
+            stage = registry[chosen](spec, resolved.path, settings, threads)
+        except (ImportError, OSError, RuntimeError) as error:  # the runtime cannot run it here
+            log.warning(
+                "%s: %s cannot run here (%s); using the weight-free background-subtraction %s "
+                "instead (fixed camera only, rougher silhouettes)", kind, chosen, error, kind,
+            )  # fmt: skip
+            return weight_free(), fallback
+        return stage, StageChoice(chosen, resolved.describe())
+    log.warning(
+        "%s: %s; using the weight-free background-subtraction %s instead (fixed camera "
+        "only, rougher silhouettes)", kind, first_missing, kind,
+    )  # fmt: skip
+    return weight_free(), fallback
 
 
 def build_detector(
@@ -99,7 +117,7 @@ def build_detector(
 ) -> tuple[Detector, StageChoice]:
     """The detector `settings.model` names ('auto', a model name, or 'background')."""
     weight_free = lambda: BackgroundDetector(background())  # noqa: E731
-    return _build("detector", settings, threads, DETECTORS, AUTO_DETECTOR, weight_free)  # type: ignore[return-value]
+    return _build("detector", settings, threads, DETECTORS, AUTO_DETECTORS, weight_free)  # type: ignore[return-value]
 
 
 def build_segmenter(
@@ -107,4 +125,4 @@ def build_segmenter(
 ) -> tuple[Segmenter, StageChoice]:
     """The segmenter `settings.model` names ('auto', a model name, or 'background')."""
     weight_free = lambda: BackgroundSegmenter(background())  # noqa: E731
-    return _build("segmenter", settings, threads, SEGMENTERS, AUTO_SEGMENTER, weight_free)  # type: ignore[return-value]
+    return _build("segmenter", settings, threads, SEGMENTERS, AUTO_SEGMENTERS, weight_free)  # type: ignore[return-value]

@@ -42,13 +42,16 @@ def project_weights_dir() -> Path:
 
 
 def bundled_weights_dir() -> Path | None:
-    """Model files shipped inside the installed package (the demo checkpoint), if any.
+    """Model files shipped with the tool (the demo checkpoint, PP-HumanSegV1-Lite), if any.
 
     A wheel maps the project's weights/ to screen/_weights/; a source checkout has
-    no such folder and finds the same files in weights/.
+    the same files in its weights/ folder, found here even when SCREEN_WEIGHTS_DIR
+    points downloads elsewhere.
     """
-    folder = PACKAGE_DIR / "_weights"
-    return folder if folder.is_dir() else None
+    for folder in (PACKAGE_DIR / "_weights", PACKAGE_DIR.parent / "weights"):
+        if folder.is_dir():
+            return folder
+    return None
 
 
 def cache_root() -> Path:
