@@ -76,9 +76,19 @@ def test_progress_reports_both_passes(scene):
     assert last["segmenting the participant"][0] - 1 == max(result.participant.boxes)
 
 
+def test_a_fresh_install_segments_with_the_bundled_trained_network(scene, no_weights_anywhere):
+    # No download anywhere: auto still finds the bundled PP-HumanSegV1-Lite, checksum pinned.
+    result = extract_silhouettes(scene[0], Settings.of())
+    assert result.segmenter.backend == "pp-humanseg-v1-lite"
+    assert result.segmenter.model["checksum"] == "verified"
+    assert "segmenter_fallback_weight_free" not in result.flags
+    assert len(result.silhouettes) >= 70
+
+
 def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
-    scene, no_weights_anywhere, caplog
+    scene, no_weights_anywhere, caplog, monkeypatch
 ):
+    monkeypatch.setattr("screen.modelfiles.files.bundled_weights_dir", lambda: None)
     video, _ = scene
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
         result = extract_silhouettes(video, Settings.of())
@@ -88,6 +98,21 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
     assert "screen weights download yolo11n" in caplog.text
     assert "screen weights download pp-humanseg-v2-mobile" in caplog.text
     assert len(result.silhouettes) >= 70
+
+
+def test_a_segmenter_paddle_cannot_run_falls_back_with_the_reason(
+    scene, no_weights_anywhere, caplog, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no usable CPU kernels")
+
+    monkeypatch.setattr("screen.frontend.backends.PaddleHumanSegmenter", broken)
+    with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
+        result = extract_silhouettes(scene[0], Settings.of(detector="background"))
+    assert result.segmenter.backend == "background"
+    assert "segmenter_fallback_weight_free" in result.flags
+    assert "pp-humanseg-v2-mobile" not in caplog.text  # it was the bundled V1 Lite that failed
+    assert "pp-humanseg-v1-lite cannot run here (no usable CPU kernels)" in caplog.text
 
 
 @pytest.mark.parametrize(
