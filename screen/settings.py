@@ -23,6 +23,7 @@ from .model.classes import LOGIT_SCALE, ClassOrder
 
 ANALYSIS_FPS = 15.0  #: the frame rate ScoNet was trained at (Scoliosis1K)
 CLIP_LENGTH = 30  #: frames per clip, as in training
+CLIP_STRIDE = 15  #: frames between the starts of clips (half a clip: every frame seen twice)
 AUTO = "auto"
 
 
@@ -144,7 +145,7 @@ class ClassifierSettings(Section):
         AUTO, "Classifier precision auto | fp32 | bf16 (auto: bf16 where the CPU has it).",
         choices=(AUTO, "fp32", "bf16"),
     )  # fmt: skip
-    clip_stride: int = setting(15, "Frames between the starts of 30-frame clips.", low=1)
+    clip_stride: int = setting(CLIP_STRIDE, "Frames between the starts of 30-frame clips.", low=1)
 
     @property
     def parsed_class_order(self) -> ClassOrder | None:

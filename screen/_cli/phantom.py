@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ScreenError
+from ..settings import ANALYSIS_FPS
 from .common import console
 
 phantom_app = typer.Typer(
@@ -63,7 +64,9 @@ def video(
     label: str = typer.Option(..., "--label", help="positive, neutral or negative."),
     seed: int = typer.Option(..., "--seed", help="Same seed, same walker, same bytes."),
     seconds: float = typer.Option(20.0, "--seconds", min=0.1, max=600.0),
-    fps: float = typer.Option(15.0, "--fps", min=1.0, max=60.0, help="15 (Scoliosis1K) or 30."),
+    fps: float = typer.Option(
+        ANALYSIS_FPS, "--fps", min=1.0, max=60.0, help="15 (Scoliosis1K) or 30."
+    ),
     size: str = typer.Option("1280x720", "--size", help="WIDTHxHEIGHT, e.g. 720x1280 portrait."),
     view: str = typer.Option("front", "--view", help="front (towards/away), side or oblique."),
     distractor: list[str] = typer.Option(

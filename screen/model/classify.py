@@ -21,13 +21,12 @@ import torch
 
 from ..errors import CheckpointError
 from ..modelfiles.files import file_sha256
+from ..settings import CLIP_LENGTH, CLIP_STRIDE
 from ..silhouettes.normalize import to_model_input
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
 from .sconet import ScoNet, class_probabilities, inference_backbone
 
-CLIP_LENGTH = 30
-CLIP_STRIDE = 15
 FEATURE_CHUNK = 64  #: frames per backbone call, bounds memory on long videos
 PRECISIONS = ("auto", "fp32", "bf16")  #: auto: bf16 where the CPU has native bf16, else fp32
 
