@@ -64,8 +64,13 @@ class VideoSettings(Section):
     fps: float = setting(ANALYSIS_FPS, "Analysis frame rate (ScoNet was trained at 15 fps).",
                          low=0.1)  # fmt: skip
     rotate: int | None = setting(
-        None, "Clockwise rotation 0|90|180|270, overriding the file's tag.", parse=_parse_rotation
-    )
+        None, "Clockwise rotation 0|90|180|270, overriding the file's tag and the automatic check.",
+        parse=_parse_rotation,
+    )  # fmt: skip
+    orient: bool = setting(
+        True, "Turn sideways or upside-down videos upright automatically (when rotate is not "
+        "given).", flag=False,
+    )  # fmt: skip
     max_side: int = setting(1280, "Larger frames are shrunk to this longer side.", flag=False,
                             low=64)  # fmt: skip
 

@@ -23,10 +23,23 @@ import numpy as np
 
 from ..progress import ProgressCallback
 from ..settings import Settings
-from .backends import WEIGHT_FREE, StageChoice, build_detector, build_segmenter
+from .backends import (
+    WEIGHT_FREE,
+    StageChoice,
+    build_detector,
+    build_segmenter,
+    segmenter_is_network,
+)
 from .background import BACKGROUND_SAMPLES, Scene, estimate_scene, unreliable_share
 from .concurrency import StageClock
 from .detect import Detector
+from .orientation import (
+    ORIENTATION_SAMPLES,
+    OrientationDecision,
+    decide_rotation,
+    log_decision,
+    paddle_person_probability,
+)
 from .participant import ParticipantChoice, select_participant
 from .passes import Silhouette, segment_participant, track_people
 from .segment import Segmenter
@@ -61,6 +74,17 @@ class FrontendResult:
     flags: tuple[str, ...]
     ms_per_frame: dict[str, float]
     detect_every: int  #: the detection stride used
+    rotation_source: str = "tag"  #: 'tag', 'user' (`rotate`) or 'auto' (see orientation.py)
+    orientation: OrientationDecision | None = None  #: the automatic check, where it ran
+
+    @property
+    def rotation_reason(self) -> str:
+        """Why the frames were turned as they were, in one line."""
+        if self.orientation is not None:
+            return self.orientation.reason
+        if self.rotation_source == "user":
+            return "set by --rotate"
+        return "the file's rotation tag (automatic check off)"
 
     @property
     def masks(self) -> list[np.ndarray]:
@@ -88,6 +112,9 @@ class FrontendResult:
                 "frames_declared": video.frame_count,
                 "rotation": video.rotation,
                 "rotation_from": video.rotation_from,
+                "rotation_source": self.rotation_source,
+                "rotation_reason": self.rotation_reason,
+                "orientation": self.orientation.to_dict() if self.orientation else None,
                 "codec": video.codec,
             },
             "detector": {"backend": self.detector.backend, "model": self.detector.model},
@@ -158,6 +185,33 @@ class Frontend:
             self._kept[kind] = (stages, choice)
         return stages, choice
 
+    def _upright_source(
+        self, video_path: str | Path, clock: StageClock
+    ) -> tuple[FrameSource, str, OrientationDecision | None]:
+        """The video's frames turned upright: by `rotate`, else by the tag checked by orientation.
+
+        The check runs before pass 1 because every later stage (the background
+        estimate included) must see upright people.
+        """
+        video = self.settings.video
+        source = FrameSource(video_path, video.fps, video.rotate, video.max_side)
+        if video.rotate is not None or not video.orient:
+            return source, "tag" if video.rotate is None else "user", None
+        started = time.perf_counter()
+        probe = None  # a network segmenter, built now and kept for pass 2
+        if self._given["segmenter"] is not None or segmenter_is_network(self.settings.segmenter):
+            try:
+                probe = paddle_person_probability(self._stage("segmenter", _no_scene)[0][0])
+            except _SceneNeeded:  # the network cannot run here: pass 2 falls back as usual
+                probe = None
+        decision = decide_rotation(source.sample(ORIENTATION_SAMPLES), probe)
+        clock.add("orientation_once", started)  # one-off: its "per frame" is the total
+        log_decision(decision, video_path)
+        if not decision.rotation:
+            return source, "tag", decision
+        rotation = (source.info.rotation + decision.rotation) % 360
+        return FrameSource(video_path, video.fps, rotation, video.max_side), "auto", decision
+
     def extract(
         self,
         video_path: str | Path,
@@ -173,8 +227,8 @@ class Frontend:
         """
         settings = self.settings
         video, overlap = settings.video, settings.runtime.overlap
-        source = FrameSource(video_path, video.fps, video.rotate, video.max_side)
         clock = StageClock()
+        source, rotation_source, orientation = self._upright_source(video_path, clock)
         cached: dict[str, Scene] = {}
 
         def background() -> Scene:
@@ -213,6 +267,8 @@ class Frontend:
             flags.append("low_frame_rate")
         if cached and unreliable_share(cached["scene"], list(choice.boxes.values())) > 0.25:
             flags.append("background_uncertain")  # weight-free stages saw no clear background there
+        if orientation is not None and orientation.left_sideways:
+            flags.append("sideways_video")  # people seem to lie sideways; see rotation_reason
         if silhouettes and empty > EMPTY_MASK_SHARE * len(silhouettes):
             flags.append("empty_masks")
         return FrontendResult(
@@ -224,7 +280,17 @@ class Frontend:
             flags=tuple(flags),
             ms_per_frame=clock.ms_per_frame(),
             detect_every=every,
+            rotation_source=rotation_source,
+            orientation=orientation,
         )
+
+
+class _SceneNeeded(Exception):
+    """The segmenter fell back to background subtraction, which needs the (upright) scene."""
+
+
+def _no_scene() -> Scene:
+    raise _SceneNeeded
 
 
 def extract_silhouettes(
