@@ -20,11 +20,15 @@ MASK_COLOUR = np.array([255, 80, 0], np.float32)  # BGR blue tint
 
 
 def write_overlay(result: FrontendResult, out_path: str | Path, video: VideoSettings) -> Path:
-    """Re-read the video and draw the participant's box and mask on every analysed frame."""
+    """Re-read the video and draw the participant's box and mask on every analysed frame.
+
+    The frames are turned as they were analysed (`result.video.rotation`: the tag,
+    `--rotate` or the automatic check), so the boxes land on the people.
+    """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     by_index = {s.index: s for s in result.silhouettes}
-    source = FrameSource(result.video.path, video.fps, video.rotate, video.max_side)
+    source = FrameSource(result.video.path, video.fps, result.video.rotation, video.max_side)
     info = source.info
     temporary = out_path.with_name(out_path.stem + ".partial" + out_path.suffix)
     writer = cv2.VideoWriter(

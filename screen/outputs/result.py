@@ -128,14 +128,7 @@ class Quality:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Quality:
-        return cls(
-            flags=tuple(data["flags"]),
-            silhouettes_used=data["silhouettes_used"],
-            frames_read=data.get("frames_read"),
-            participant_frames=data.get("participant_frames"),
-            silhouettes_cut_by_edge=data.get("silhouettes_cut_by_edge"),
-            track_coverage=data.get("track_coverage"),
-        )
+        return cls(**{**data, "flags": tuple(data["flags"])})  # the keys are the field names
 
 
 @dataclass(frozen=True)
@@ -195,6 +188,22 @@ class StageInfo:
 
 
 @dataclass(frozen=True)
+class RotationInfo:
+    """The clockwise turn that made the frames upright, who chose it and why."""
+
+    degrees: int  #: 0, 90, 180 or 270, applied to every frame
+    source: str  #: 'tag' (the file's rotation tag), 'user' (`--rotate`) or 'auto' (the check)
+    reason: str  #: one line for a person
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"degrees": self.degrees, "source": self.source, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RotationInfo:
+        return cls(data["degrees"], data["source"], data["reason"])
+
+
+@dataclass(frozen=True)
 class PipelineInfo:
     """The settings that shaped a video's result, with the stages that actually ran."""
 
@@ -209,12 +218,16 @@ class PipelineInfo:
     segment_batch: int
     workers: int
     thresholds: dict[str, float]  #: {setting name: value}, as the settings name them
+    rotation: RotationInfo | None = None  #: None only in results stored before it was recorded
 
     def to_dict(self) -> dict[str, Any]:
+        """Keys in their documented order; `rotation` follows the stages (absent when None)."""
+        rotation = {"rotation": self.rotation.to_dict()} if self.rotation else {}
         return {
             "detector": self.detector.to_dict(),
             "tracker": self.tracker,
             "segmenter": self.segmenter.to_dict(),
+            **rotation,
             "fps": self.fps,
             "clip_length": self.clip_length,
             "clip_stride": self.clip_stride,
@@ -227,6 +240,7 @@ class PipelineInfo:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineInfo:
+        rotation = data.get("rotation")
         return cls(
             detector=StageInfo.from_dict(data["detector"]),
             tracker=data["tracker"],
@@ -239,6 +253,7 @@ class PipelineInfo:
             segment_batch=data["segment_batch"],
             workers=data["workers"],
             thresholds=dict(data["thresholds"]),
+            rotation=RotationInfo.from_dict(rotation) if rotation else None,
         )
 
 
@@ -284,14 +299,7 @@ class Timing:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Timing:
-        return cls(
-            total_s=data["total_s"],
-            frontend_s=data["frontend_s"],
-            classify_s=data["classify_s"],
-            video_s=data["video_s"],
-            realtime_factor=data["realtime_factor"],
-            ms_per_frame=dict(data["ms_per_frame"]),
-        )
+        return cls(**{**data, "ms_per_frame": dict(data["ms_per_frame"])})  # keys: field names
 
 
 @dataclass(frozen=True)
