@@ -53,6 +53,7 @@ VIDEO_KEYS = {
         "detector": ["requested", "backend", "model"],
         "tracker": None,
         "segmenter": ["requested", "backend", "model"],
+        "rotation": ["degrees", "source", "reason"],
         "fps": None,
         "clip_length": None,
         "clip_stride": None,
@@ -71,7 +72,15 @@ VIDEO_KEYS = {
         "classify_s": None,
         "video_s": None,
         "realtime_factor": None,
-        "ms_per_frame": ["background_once", "decode", "detect", "track", "decode_again", "segment"],
+        "ms_per_frame": [
+            "orientation_once",
+            "background_once",
+            "decode",
+            "detect",
+            "track",
+            "decode_again",
+            "segment",
+        ],
     },
 }
 #: `screen classify SILHOUETTES --json`: no video, pipeline or timing; `input` and `frames`.
