@@ -73,8 +73,8 @@ VIDEO_KEYS = {
         "video_s": None,
         "realtime_factor": None,
         "ms_per_frame": [
+            "background_once",  # the weight-free segmenter, built for the orientation check
             "orientation_once",
-            "background_once",
             "decode",
             "detect",
             "track",

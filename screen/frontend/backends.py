@@ -126,22 +126,3 @@ def build_segmenter(
     """The segmenter `settings.model` names ('auto', a model name, or 'background')."""
     weight_free = lambda: BackgroundSegmenter(background())  # noqa: E731
     return _build("segmenter", settings, threads, SEGMENTERS, AUTO_SEGMENTERS, weight_free)  # type: ignore[return-value]
-
-
-def segmenter_is_network(settings: SegmenterSettings) -> bool:
-    """Whether `build_segmenter` will try a network (so it needs no background estimate).
-
-    The orientation check builds the segmenter before pass 1, while the scene a
-    weight-free segmenter needs still depends on the orientation being decided.
-    """
-    if settings.model == WEIGHT_FREE:
-        return False
-    if settings.model != AUTO or settings.weights is not None:
-        return True  # named by the user: built, or its missing weights reported, as usual
-    for name in AUTO_SEGMENTERS:
-        try:
-            resolve_file(get_spec(name), None)
-        except WeightsMissing:
-            continue
-        return True
-    return False

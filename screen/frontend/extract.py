@@ -23,13 +23,7 @@ import numpy as np
 
 from ..progress import ProgressCallback
 from ..settings import Settings
-from .backends import (
-    WEIGHT_FREE,
-    StageChoice,
-    build_detector,
-    build_segmenter,
-    segmenter_is_network,
-)
+from .backends import WEIGHT_FREE, StageChoice, build_detector, build_segmenter
 from .background import BACKGROUND_SAMPLES, Scene, estimate_scene, unreliable_share
 from .concurrency import StageClock
 from .detect import Detector
@@ -185,32 +179,16 @@ class Frontend:
             self._kept[kind] = (stages, choice)
         return stages, choice
 
-    def _upright_source(
-        self, video_path: str | Path, clock: StageClock
-    ) -> tuple[FrameSource, str, OrientationDecision | None]:
-        """The video's frames turned upright: by `rotate`, else by the tag checked by orientation.
-
-        The check runs before pass 1 because every later stage (the background
-        estimate included) must see upright people.
-        """
-        video = self.settings.video
-        source = FrameSource(video_path, video.fps, video.rotate, video.max_side)
-        if video.rotate is not None or not video.orient:
-            return source, "tag" if video.rotate is None else "user", None
+    def _orientation(
+        self, source: FrameSource, segmenter: Segmenter, clock: StageClock
+    ) -> OrientationDecision:
+        """The automatic check on frames sampled from `source` (see orientation.py)."""
         started = time.perf_counter()
-        probe = None  # a network segmenter, built now and kept for pass 2
-        if self._given["segmenter"] is not None or segmenter_is_network(self.settings.segmenter):
-            try:
-                probe = paddle_person_probability(self._stage("segmenter", _no_scene)[0][0])
-            except _SceneNeeded:  # the network cannot run here: pass 2 falls back as usual
-                probe = None
+        probe = paddle_person_probability(segmenter)  # None: shape only, which never turns
         decision = decide_rotation(source.sample(ORIENTATION_SAMPLES), probe)
         clock.add("orientation_once", started)  # one-off: its "per frame" is the total
-        log_decision(decision, video_path)
-        if not decision.rotation:
-            return source, "tag", decision
-        rotation = (source.info.rotation + decision.rotation) % 360
-        return FrameSource(video_path, video.fps, rotation, video.max_side), "auto", decision
+        log_decision(decision, source.path)
+        return decision
 
     def extract(
         self,
@@ -228,15 +206,30 @@ class Frontend:
         settings = self.settings
         video, overlap = settings.video, settings.runtime.overlap
         clock = StageClock()
-        source, rotation_source, orientation = self._upright_source(video_path, clock)
+        source = FrameSource(video_path, video.fps, video.rotate, video.max_side)
         cached: dict[str, Scene] = {}
 
-        def background() -> Scene:
+        def background() -> Scene:  # reads `source` when called: the upright one
             if not cached:
                 started = time.perf_counter()
                 cached["scene"] = estimate_scene(source.sample(BACKGROUND_SAMPLES))
                 clock.add("background_once", started)  # one-off: its "per frame" is the total
             return cached["scene"]
+
+        # Without `rotate`, the orientation is checked before pass 1, with the segmenter
+        # built now.  Only a network segmenter can make it turn, and a network needs no
+        # scene, so a scene estimated here (weight-free segmenter) is of the final frames.
+        segmenter_stage: tuple[list, StageChoice] | None = None
+        orientation: OrientationDecision | None = None
+        rotation_source = "tag" if video.rotate is None else "user"
+        if video.rotate is None and video.orient:
+            segmenter_stage = self._stage("segmenter", background)
+            orientation = self._orientation(source, segmenter_stage[0][0], clock)
+            if orientation.rotation:
+                rotation = (source.info.rotation + orientation.rotation) % 360
+                source = FrameSource(video_path, video.fps, rotation, video.max_side)
+                rotation_source = "auto"
+                cached.clear()  # (empty: a network segmenter turned it) never the old frames
 
         detectors, detector_choice = self._stage("detector", background)
         every = detection_stride(settings.detector.every, detector_choice)
@@ -249,7 +242,7 @@ class Frontend:
             copies=detectors[1:], detect_every=every, overlap=overlap,
         )  # fmt: skip
         choice = select_participant(history)
-        segmenters, segmenter_choice = self._stage("segmenter", background)
+        segmenters, segmenter_choice = segmenter_stage or self._stage("segmenter", background)
         silhouettes: list[Silhouette] = []
         empty = 0
         stream = segment_participant(
@@ -283,14 +276,6 @@ class Frontend:
             rotation_source=rotation_source,
             orientation=orientation,
         )
-
-
-class _SceneNeeded(Exception):
-    """The segmenter fell back to background subtraction, which needs the (upright) scene."""
-
-
-def _no_scene() -> Scene:
-    raise _SceneNeeded
 
 
 def extract_silhouettes(
