@@ -9,6 +9,7 @@ count as `turning`.
 
     python tests/measure_masks.py            # the table for the README
     python tests/measure_masks.py --seeds 5  # more walkers per view
+    python tests/measure_masks.py --examples # the shipped examples/phantom_*.mp4 too
 
 IoU is over the frames where the front end gave a silhouette; `coverage` is the
 share of frames with a visible walker that got one.
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--size", default="640x360", help="WIDTHxHEIGHT")
     parser.add_argument("--keep", type=Path, help="render into (and reuse) this folder")
+    parser.add_argument("--examples", action="store_true", help="add examples/phantom_*.mp4")
     args = parser.parse_args(argv)
     size = tuple(int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as scratch:
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
             view: [render(folder, view, seed, args.seconds, size) for seed in range(args.seeds)]
             for view in ("front", "side")
         }
+        if args.examples:
+            videos["examples"] = sorted((ROOT / "examples").glob("phantom_*.mp4"))
         rows: dict[str, dict] = {}
         timing: dict[str, float] = {}
         for name, frontend in frontends().items():
