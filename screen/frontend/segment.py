@@ -23,6 +23,13 @@ from .frames import CropMask, Frame
 
 log = logging.getLogger(__name__)
 _PAD_VALUE = 127  # grey, as PaddleSeg pads crops when training
+#: Narrowest crop side over the longer one before the crop is stretched to the model's
+#: square input.  PaddleSeg's Resize keeps no aspect ratio, so PP-HumanSeg learned people
+#: stretched; padding a tall crop only up to 1:2 (not 1:1) and stretching the rest raised
+#: PP-HumanSegV1-Lite's mean mask IoU on phantom walkers from 0.85-0.87 to 0.88-0.90 (frontal)
+#: and 0.83-0.85 to 0.87-0.89 (side); stretching fully fails on some walkers (0.46).
+#: tests/measure_masks.py measures it.
+MIN_ASPECT = 0.5
 
 
 class Segmenter(Protocol):
@@ -116,9 +123,10 @@ def _predictor(config: dict, threads: int, mkldnn: bool) -> object:
 class PaddleHumanSegmenter:
     """PP-HumanSeg on the participant's crop, through one reused Paddle predictor.
 
-    The box grows by `expand` per side, is padded to a square (grey), resized to
-    the model's input, normalised as its deploy.yaml says, and the person
-    probability is mapped back to frame pixels and thresholded.
+    The box grows by `expand` per side, is padded (grey) to at least `MIN_ASPECT`
+    width over height (or height over width), resized to the model's input,
+    normalised as its deploy.yaml says, and the person probability is mapped back
+    to frame pixels and thresholded.
 
     oneDNN: models exported by paddle 3 (model.json, PIR) fail under oneDNN with
     "ConvertPirAttribute2RuntimeAttribute not support", so oneDNN is off for them;
@@ -180,39 +188,33 @@ class PaddleHumanSegmenter:
         twin._predictor = self._predictor.clone()
         return twin
 
-    def _square_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """The network input [3, h, w] for one box, and where the crop sits in its square."""
+    def _crop_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """The network input [3, h, w] for one box, and where the crop sits in its padding."""
         left, top, right, bottom = expand_box(box, frame.size, self.expand)
         crop = frame.image[top:bottom, left:right]
         h, w = crop.shape[:2]
-        side = max(h, w)
-        pad_top, pad_left = (side - h) // 2, (side - w) // 2
-        square = cv2.copyMakeBorder(
+        padded_h = max(h, int(np.ceil(w * MIN_ASPECT)))
+        padded_w = max(w, int(np.ceil(h * MIN_ASPECT)))
+        pad_top, pad_left = (padded_h - h) // 2, (padded_w - w) // 2
+        padded = cv2.copyMakeBorder(
             crop,
             pad_top,
-            side - h - pad_top,
+            padded_h - h - pad_top,
             pad_left,
-            side - w - pad_left,
+            padded_w - w - pad_left,
             cv2.BORDER_CONSTANT,
             value=(_PAD_VALUE,) * 3,
         )
-        rgb = cv2.cvtColor(cv2.resize(square, self.config["size"]), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(cv2.resize(padded, self.config["size"]), cv2.COLOR_BGR2RGB)
         normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
-        return normalised.transpose(2, 0, 1), (
-            left,
-            top,
-            h,
-            w,
-            side,
-            pad_top,
-            pad_left,
-        )  # [3, h, w]
+        placement = (left, top, h, w, padded_h, padded_w, pad_top, pad_left)
+        return normalised.transpose(2, 0, 1), placement  # [3, h, w]
 
     def _crop_mask(self, output: np.ndarray, placement: tuple) -> CropMask:
         """One network output [1, ...] mapped back to a thresholded mask at crop size."""
-        left, top, h, w, side, pad_top, pad_left = placement
+        left, top, h, w, padded_h, padded_w, pad_top, pad_left = placement
         probability = person_probability(output, self.person_channel)
-        probability = cv2.resize(probability, (side, side), interpolation=cv2.INTER_LINEAR)
+        probability = cv2.resize(probability, (padded_w, padded_h), interpolation=cv2.INTER_LINEAR)
         region = probability[pad_top : pad_top + h, pad_left : pad_left + w]
         mask = np.where(region >= self.threshold, np.uint8(255), np.uint8(0))
         return CropMask(left, top, largest_component(mask))
@@ -221,7 +223,7 @@ class PaddleHumanSegmenter:
         """Masks for several (frame, box) pairs with one network call (a batch of crops)."""
         if not pairs:
             return []
-        inputs = [self._square_input(frame, box) for frame, box in pairs]
+        inputs = [self._crop_input(frame, box) for frame, box in pairs]
         batch = np.ascontiguousarray(np.stack([item for item, _ in inputs]))  # [n, 3, h, w]
         output = self._infer(batch)  # [n, c, h, w] or [n, h, w]
         return [self._crop_mask(output[i : i + 1], where) for i, (_, where) in enumerate(inputs)]
