@@ -43,7 +43,8 @@ VIDEO_KEYS = {
         "silhouettes_used": None,
         "track_coverage": (
             "frames tracks_seen participant_frames coverage first_seconds last_seconds "
-            "longest_gap_frames track_ids travel_body_heights scale_change median_box_height_px"
+            "longest_gap_frames track_ids travel_body_heights scale_change median_box_height_px "
+            "passes"
         ).split(),
     },
     "model": ["name", "sha256", "class_order", "clinical", "trained_on"],
