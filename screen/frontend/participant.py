@@ -191,11 +191,12 @@ def _join_returns(
             if other is candidate
             or (
                 other is not chosen
-                and _shared(candidate, other, boxes) >= settings.overlap
+                and len(boxes[candidate.track_id].keys() & boxes[other.track_id].keys())
+                >= settings.min_frames
                 and same_size(union, boxes[other.track_id], history.size, settings.returns)
             )
         ]
-        # Joined only if it fits and no other walker in view with it fits as well.
+        # Joined only if it fits and no other walker of its size is in view with it for long.
         if fits != [candidate] or not same_size(
             union, boxes[candidate.track_id], history.size, settings.returns
         ):
