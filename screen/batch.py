@@ -36,7 +36,7 @@ CSV_FILE = "results.csv"
 STRIP_KEY = "silhouette_strip_png"  #: in a stored result: base64 PNG of a few silhouettes
 CSV_COLUMNS = (
     "video", "status", "verdict", "action", "confidence",
-    "p_negative", "p_neutral", "p_positive", "flags", "error", "note",
+    "p_negative", "p_neutral", "p_positive", "flags", "error", "note", "advice",
 )  # fmt: skip
 
 _SCHEMA = """
@@ -216,6 +216,7 @@ def csv_row(row: VideoRow) -> dict[str, str]:
             p_positive=f"{p.positive:.4f}",
             flags=";".join(result.quality.flags),
             note=result.note,  # e.g. NOT FOR CLINICAL USE: a filtered spreadsheet says it too
+            advice=" ".join(result.advice),  # sentences, each ending in a full stop
         )
     return cells
 

@@ -35,7 +35,7 @@ from .outputs.result import (
     StageInfo,
     Timing,
 )
-from .outputs.verdict import judge
+from .outputs.verdict import advise, judge
 from .progress import ProgressCallback
 from .settings import Settings
 from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
@@ -209,6 +209,15 @@ class Screener:
             note=model.note,
             video=str(video),
             pipeline=self.describe(frontend),
+            advice=advise(
+                verdict,
+                flags,
+                len(frontend.silhouettes),
+                cut,
+                len(kept),
+                self.settings.verdict.min_silhouettes,
+                self.settings.video.fps,
+            ),
             timing=Timing.of(
                 total_seconds,
                 frontend_seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from dataclasses import replace
 
 from screen.batch import STRIP_KEY, BatchState, VideoRow, find_videos, write_csv
 from screen.outputs.report import render_report
@@ -97,3 +98,21 @@ def test_report_lists_referrals_failures_and_the_honesty_note():
     assert "NOT FOR CLINICAL USE" in page
     assert "data:image/png;base64," in page  # the histogram is inline
     assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_csv_and_report_carry_the_advice_of_an_inconclusive_video(tmp_path):
+    advice = ("Two people walked in view at the same time: record one student at a time.",)
+    retake = replace(result("inconclusive", 0.4, ["two_walkers"]), advice=advice)
+    state = BatchState(tmp_path)
+    state.register({"a.mp4": "h1", "b.mp4": "h2"})
+    state.record("a.mp4", retake, None, 1.0)
+    state.record("b.mp4", result("negative", 0.1), None, 1.0)
+    rows = state.rows(["a.mp4", "b.mp4"])
+    assert rows[0].result == retake  # the advice survives the state file
+    write_csv(tmp_path / "results.csv", rows)
+    with (tmp_path / "results.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert list(table[0])[-1] == "advice"  # a new last column: the others keep their places
+    assert table[0]["advice"] == advice[0] and table[1]["advice"] == ""
+    page = render_report(rows, MODEL, {}, None)
+    assert "record again" in page and "record one student at a time" in page

@@ -109,3 +109,21 @@ def test_walking_to_and_from_the_camera_is_flagged_for_weight_free_stages(tmp_pa
     video, _, _ = phantom(tmp_path, 1, view="front")
     result = extract_silhouettes(video, WEIGHT_FREE)
     assert "background_uncertain" in result.flags
+
+
+@pytest.mark.parametrize("view", ["front", "side"])
+def test_every_pass_of_a_walker_who_comes_back_counts(tmp_path, view):
+    video = tmp_path / f"{view}.mp4"
+    params = sample_walker("negative", 3)
+    truth = json.loads(
+        render_video(video, params, view=view, size=(640, 360), seconds=13, passes=2).read_text()
+    )
+    boxes = truth["boxes"]
+    visible = [i for i, entry in enumerate(boxes) if entry["participant"] is not None]
+    history = track_people(FrameSource(video), TruthDetector(boxes), ByteTracker())
+    choice = select_participant(history)
+    kept = [
+        i for i, b in choice.boxes.items() if box_iou(b, np.array(boxes[i]["participant"])) > 0.5
+    ]
+    assert len(kept) >= 0.9 * len(visible)  # one pass alone is about half
+    assert choice.coverage["passes"] == 2 and choice.flags == ()

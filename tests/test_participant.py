@@ -123,3 +123,43 @@ def test_weight_free_pipeline_follows_one_participant_behind_a_pillar(tmp_path):
     right = [i for i in choice.boxes if truth.boxes[i].get("walker", [0])[0] > 185]
     assert len(left) > 20 and len(right) > 20  # one participant on both sides
     assert len(choice.coverage["track_ids"]) >= 2  # ByteTrack lost them; selection joined up
+
+
+# A walker's two passes: across to the right, out of view for 4 s, back across to the left.
+OUT = {i: box(20 + 5 * (i - 5)) for i in range(5, 50)}
+BACK = {i: box(240 - 5 * (i - 110)) for i in range(110, 155)}
+STILL = {i: box(300 + rng.normal(0, 1.5)) for i in range(160)}  # a clinician all along
+
+
+def test_a_walker_who_comes_back_counts_both_passes():
+    choice = select_participant(history_of({1: OUT, 2: BACK, 3: STILL}, frames=160))
+    assert choice.flags == ()
+    assert choice.coverage["track_ids"] == [1, 2] and choice.coverage["passes"] == 2
+    assert set(choice.boxes) == set(OUT) | set(BACK)
+
+
+def test_a_pass_further_away_is_joined_through_the_floor_perspective():
+    # 1.2x smaller with the feet 15 px higher: body height / camera height = 1.5 (plausible)
+    further = {i: box(240 - 4 * (i - 110), feet=185, height=90) for i in range(110, 155)}
+    choice = select_participant(history_of({1: OUT, 2: further}, frames=160))
+    assert choice.coverage["passes"] == 2 and choice.flags == ()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {i: box(240 - 5 * (i - 110), height=160) for i in range(110, 155)},  # taller, same place
+        {i: box(240 - 5 * (i - 40), height=110) for i in range(40, 85)},  # overlaps in time
+    ],
+    ids=["another-size", "same-time"],
+)
+def test_another_walker_is_not_joined(second):
+    choice = select_participant(history_of({1: OUT, 2: second}, frames=160))
+    assert choice.coverage["passes"] == 1 and len(choice.coverage["track_ids"]) == 1
+    assert choice.flags in (("participant_uncertain",), ("two_walkers",))
+
+
+def test_a_pass_with_a_look_alike_in_view_is_not_joined():
+    twin = {i: box(60 + 5 * (i - 110)) for i in range(110, 155)}  # same size, same time as BACK
+    choice = select_participant(history_of({1: OUT, 2: BACK, 3: twin}, frames=160))
+    assert choice.coverage["passes"] == 1

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from screen.cli import main
+from screen.errors import ScreenError
 from screen.phantom import render_video, sample_walker
 from screen.phantom.camera import make_stage
 from screen.phantom.scene import background_plate
@@ -173,3 +174,18 @@ def test_cli_video_writes_video_truth_and_masks(tmp_path, capsys):
     truth = json.loads(out.with_suffix(".json").read_text())
     assert truth["view_name"] == "090_270" and truth["frames"] == 30 and truth["fps"] == 30
     assert len(decode(out)) == 30
+
+
+def test_a_second_pass_follows_an_absence_with_empty_masks(tmp_path):
+    video = tmp_path / "twice.mp4"
+    params = sample_walker("neutral", 4)
+    truth = json.loads(render_video(video, params, view="side", size=(320, 180), seconds=14,
+                                    passes=2).read_text())  # fmt: skip
+    masks = np.load(video.with_suffix(".masks.npz"))["masks"]
+    seen = [entry["participant"] is not None for entry in truth["boxes"]]
+    assert truth["passes"] == 2 and len(masks) == len(seen) == truth["frames"]
+    assert seen == [bool(mask.any()) for mask in masks]
+    changes = np.flatnonzero(np.diff(np.array(seen, int)))
+    assert len(changes) >= 3 and np.diff(changes).max() >= 3.5 * 15  # in, out 3.5 s+, in again
+    with pytest.raises(ScreenError, match="front or side"):
+        render_video(tmp_path / "o.mp4", params, view="oblique", seconds=1, passes=2)

@@ -10,7 +10,7 @@ import pytest
 from screen.cli import main
 from screen.model.classes import Label
 from screen.outputs.result import Probabilities, ScreeningResult
-from screen.outputs.verdict import Action, Verdict, judge
+from screen.outputs.verdict import ADVICE, BLOCKING_FLAGS, Action, Verdict, advise, judge
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -22,6 +22,7 @@ VIDEO_KEYS = {
     "video": None,
     "verdict": None,
     "action": None,
+    "advice": None,
     "confidence": None,
     "probabilities": PROBABILITY_KEYS,
     "whole_sequence_probabilities": PROBABILITY_KEYS,
@@ -43,7 +44,8 @@ VIDEO_KEYS = {
         "silhouettes_used": None,
         "track_coverage": (
             "frames tracks_seen participant_frames coverage first_seconds last_seconds "
-            "longest_gap_frames track_ids travel_body_heights scale_change median_box_height_px"
+            "longest_gap_frames track_ids travel_body_heights scale_change median_box_height_px "
+            "passes"
         ).split(),
     },
     "model": ["name", "sha256", "class_order", "clinical", "trained_on"],
@@ -88,6 +90,7 @@ CLASSIFY_KEYS = {
     "input": None,
     "verdict": None,
     "action": None,
+    "advice": None,
     "confidence": None,
     "probabilities": PROBABILITY_KEYS,
     "whole_sequence_probabilities": PROBABILITY_KEYS,
@@ -207,3 +210,71 @@ def test_edge_cut_is_a_warning_above_a_tenth_of_the_silhouettes():
     assert judge([], 100, 10, 90, 30, Label.NEUTRAL)[1] == ()
     assert judge([], 100, 11, 89, 30, Label.NEUTRAL) == (Verdict.NEUTRAL, ("edge_cut",))
     assert judge([], 0, 0, 0, 0, None) == (Verdict.INCONCLUSIVE, ())  # nothing to classify
+
+
+def advice_for(flags, found=100, cut=0, used=100, verdict=Verdict.INCONCLUSIVE):
+    return advise(verdict, flags, found, cut, used, 30, 15.0)
+
+
+@pytest.mark.parametrize("flag", [*BLOCKING_FLAGS, "sideways_video", "too_few_silhouettes"])
+def test_every_reason_for_inconclusive_says_how_to_record_again(flag):
+    (sentence,) = advice_for([flag], used=28)
+    assert sentence.endswith(".") and ": " in sentence  # what went wrong: what to do
+
+
+@pytest.mark.parametrize(
+    ("flags", "found", "cut", "used", "expected"),
+    [
+        (["no_person"], 0, 0, 0, ["No one was found in the video"]),
+        (["no_walker"], 90, 0, 90, ["No one was seen walking", "for at least 4 s."]),
+        (["two_walkers"], 100, 0, 100, ["record one student at a time"]),
+        (["sideways_video"], 100, 0, 100, ["hold the phone upright"]),
+        (["too_few_silhouettes"], 28, 0, 28, ["in full view for 1.9 s (28 usable frames, 30 "
+                                              "needed): record at least 4 s of walking"]),
+        (["edge_cut", "too_few_silhouettes"], 40, 15, 25,
+         ["in full view for 1.7 s", "cut by the frame edge in 15 of 40 frames: step back"]),
+    ],
+)  # fmt: skip
+def test_advice_is_computed_from_the_numbers(flags, found, cut, used, expected):
+    text = " ".join(advice_for(flags, found, cut, used))
+    assert all(part in text for part in expected), text
+
+
+def test_judged_videos_and_unfixable_flags_get_no_advice():
+    assert advice_for(["edge_cut", "participant_uncertain"], verdict=Verdict.NEGATIVE) == ()
+    assert advice_for(["detector_fallback_weight_free", "background_uncertain"]) == ()
+    assert set(ADVICE) >= set(BLOCKING_FLAGS) | {"too_few_silhouettes"}
+
+
+def test_the_advice_is_in_the_json_and_reads_back(tmp_path):
+    # 8 s at 3 fps: 24 frames, fewer than the 30 a verdict needs (10 s at that rate)
+    data = run_json(tmp_path, str(EXAMPLES / "phantom_neutral.mp4"), "--quiet", "--fps", "3",
+                    "--detector", "background", "--segmenter", "background")  # fmt: skip
+    assert data["verdict"] == "inconclusive" and "too_few_silhouettes" in data["quality"]["flags"]
+    assert any("record at least 20 s of walking" in sentence for sentence in data["advice"])
+    assert ScreeningResult.from_dict(data).advice == tuple(data["advice"])
+
+
+def test_the_terminal_summary_shows_the_advice():
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from screen._cli.summary import print_result
+
+    console = Console(record=True, width=100)
+    sentence = "Two people walked in view at the same time: record one student at a time."
+    result = ScreeningResult.from_dict(
+        {
+            "verdict": "inconclusive", "confidence": 0.0, "clips": [], "note": "n",
+            "probabilities": {"negative": 0.3, "neutral": 0.3, "positive": 0.4},
+            "quality": {"flags": ["two_walkers"], "silhouettes_used": 0},
+            "model": {"name": "m", "sha256": "0", "class_order": ["negative", "neutral",
+                      "positive"], "clinical": False, "trained_on": "x"},
+        }
+    )  # fmt: skip
+    print_result(console, replace(result, advice=(sentence,)))
+    text = console.export_text()
+    assert "record again" in text and "record one student at a time" in text
+    print_result(console := Console(record=True, width=100), result)
+    assert "record again" not in console.export_text()

@@ -72,6 +72,13 @@ def video(
     distractor: list[str] = typer.Option(
         [], "--distractor", help="clinician (standing at the side) or passerby; repeatable."
     ),
+    passes: int = typer.Option(
+        1,
+        "--passes",
+        min=1,
+        max=2,
+        help="2: the walker passes, leaves the picture for 4 s and comes back (front, side).",
+    ),
 ) -> None:
     """Render a phantom walking video with its ground truth."""
     from ..phantom import render_video, sample_walker
@@ -89,6 +96,7 @@ def video(
             size=dimensions,
             view=view,
             distractors=distractor,
+            passes=passes,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     elapsed = time.perf_counter() - started

@@ -22,6 +22,8 @@ def print_result(console: Console, result: ScreeningResult) -> None:
     quality = result.quality
     table.add_row("silhouettes", f"{quality.silhouettes_used} used, {len(result.clips)} clips")
     table.add_row("quality flags", ", ".join(quality.flags) or "none")
+    if result.advice:  # an inconclusive video: how to record it again
+        table.add_row("record again", "\n".join(result.advice))
     model = result.model
     table.add_row("model", f"{model.name} (clinical: {'yes' if model.clinical else 'NO'})")
     console.print(table)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .frames import Detections
+from .returns import ReturnSettings, apart, same_size
 
 MIN_CLIP_FRAMES = 30  #: ScoNet reads 30-frame clips; fewer participant frames than this is flagged
 
@@ -24,6 +25,7 @@ class TrackHistory:
     """Every track's box in every frame it was seen; built during the first pass."""
 
     frames: int = 0  #: frames fed so far
+    size: tuple[int, int] | None = None  #: frame width, height (to tell boxes cut by the edge)
     timestamps: dict[int, float] = field(default_factory=dict)  #: frame index -> seconds
     boxes: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)  #: id -> index -> xyxy
 
@@ -67,6 +69,7 @@ class SelectionSettings:
     stitch_gap: int = 45  #: frames a walker may vanish (3 s at 15 fps) and still be joined up
     rival_ratio: float = 0.6  #: a second walker scoring this much of the best is a rival
     overlap: float = 0.5  #: rivals sharing this share of frames walk "at the same time"
+    returns: ReturnSettings = ReturnSettings()  #: when a later (or earlier) pass is joined
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,51 @@ def _shared(a: TrackSummary, b: TrackSummary, boxes: dict[int, dict]) -> float:
     return common / max(1, min(a.frames, b.frames))
 
 
-def _coverage(history: TrackHistory, chosen: TrackSummary | None, boxes: dict) -> dict:
+def _join_returns(
+    chosen: TrackSummary,
+    walkers: list[TrackSummary],
+    boxes: dict[int, dict],
+    history: TrackHistory,
+    settings: SelectionSettings,
+) -> tuple[TrackSummary, tuple[TrackSummary, ...]]:
+    """The chosen walker with its other passes joined (see `returns.py`), and those passes."""
+    union, spans, joined = dict(boxes[chosen.track_id]), [(chosen.first, chosen.last)], []
+    for candidate in walkers:
+        if candidate is chosen or not apart(spans, candidate.first, candidate.last):
+            continue
+        fits = [
+            other
+            for other in walkers
+            if other is candidate
+            or (
+                other is not chosen
+                and len(boxes[candidate.track_id].keys() & boxes[other.track_id].keys())
+                >= settings.min_frames
+                and same_size(union, boxes[other.track_id], history.size, settings.returns)
+            )
+        ]
+        # Joined only if it fits and no other walker of its size is in view with it for long.
+        if fits != [candidate] or not same_size(
+            union, boxes[candidate.track_id], history.size, settings.returns
+        ):
+            continue
+        union.update(boxes[candidate.track_id])
+        spans.append((candidate.first, candidate.last))
+        joined.append(candidate)
+    if not joined:
+        return chosen, ()
+    ids = sorted(chosen.ids + tuple(i for s in joined for i in s.ids), key=_first_seen(history))
+    boxes[chosen.track_id] = union
+    return _summarise(chosen.track_id, tuple(ids), union), tuple(joined)
+
+
+def _first_seen(history: TrackHistory):
+    return lambda track_id: min(history.boxes[track_id])
+
+
+def _coverage(
+    history: TrackHistory, chosen: TrackSummary | None, boxes: dict, passes: int = 1
+) -> dict:
     stats = {"frames": history.frames, "tracks_seen": len(history.boxes)}
     if chosen is None:
         return {**stats, "participant_frames": 0, "coverage": 0.0}
@@ -187,6 +234,7 @@ def _coverage(history: TrackHistory, chosen: TrackSummary | None, boxes: dict) -
         "travel_body_heights": round(chosen.travel, 3),
         "scale_change": round(chosen.scale_change, 3),
         "median_box_height_px": round(chosen.median_height, 1),
+        "passes": passes,  #: passes of the walker joined after an absence (returns.py)
     }
 
 
@@ -198,7 +246,8 @@ def select_participant(
     Flags: `no_person` (nobody tracked), `no_walker` (nobody walked; the longest
     track is used), `two_walkers` (another walker in view at the same time),
     `participant_uncertain` (another walker scores close), `few_participant_frames`
-    (fewer than one 30-frame clip).
+    (fewer than one 30-frame clip).  The walker's other passes, after an absence
+    too long for stitching, are joined to it (`returns.py`).
     """
     settings = settings or SelectionSettings()
     chains = _stitch(history, settings.stitch_gap)
@@ -211,12 +260,17 @@ def select_participant(
     summaries.sort(key=lambda s: s.score(settings.full_movement), reverse=True)
     walkers = [s for s in summaries if s.movement >= settings.min_movement]
     flags: list[str] = []
+    passes: tuple[TrackSummary, ...] = ()
     if walkers:
-        chosen = walkers[0]
-        best = chosen.score(settings.full_movement)
+        first = walkers[0]
+        best = first.score(settings.full_movement)
+        chosen, passes = _join_returns(first, walkers, boxes, history, settings)
         rivals = [
-            s for s in walkers[1:] if s.score(settings.full_movement) >= settings.rival_ratio * best
+            s
+            for s in walkers[1:]
+            if s not in passes and s.score(settings.full_movement) >= settings.rival_ratio * best
         ]
+        summaries = [chosen if s is first else s for s in summaries if s not in passes]
         if any(_shared(chosen, s, boxes) >= settings.overlap for s in rivals):
             flags.append("two_walkers")
         elif rivals:
@@ -235,5 +289,5 @@ def select_participant(
         boxes=chosen_boxes,
         tracks=tuple(summaries),
         flags=tuple(flags),
-        coverage=_coverage(history, chosen, chosen_boxes),
+        coverage=_coverage(history, chosen, chosen_boxes, 1 + len(passes)),
     )

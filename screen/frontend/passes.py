@@ -107,6 +107,7 @@ def track_people(
     skipped: list[tuple[int, float]] = []
     with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
         for frame, detections in ordered_map([detector, *copies], detect, frames):
+            history.size = history.size or (frame.image.shape[1], frame.image.shape[0])
             if detections is None:
                 skipped.append((frame.index, frame.timestamp))
             else:

@@ -141,10 +141,15 @@ def render_report(
     parts.append(f"<h2>Quality problems ({len(flagged)})</h2>")
     if flagged:
         flag_rows = [
-            [esc(row.path), esc(result.verdict.value), esc(", ".join(result.quality.flags))]
+            [
+                esc(row.path),
+                esc(result.verdict.value),
+                esc(", ".join(result.quality.flags)),
+                "<br>".join(esc(sentence) for sentence in result.advice),
+            ]
             for row, result in flagged
         ]
-        parts.append(_table(["video", "verdict", "flags"], flag_rows))
+        parts.append(_table(["video", "verdict", "flags", "record again"], flag_rows))
     parts.append(f"<h2>Failed files ({len(failed)})</h2>")
     if failed:
         parts.append(

@@ -320,6 +320,7 @@ class ScreeningResult:
     pipeline: PipelineInfo | None = None
     timing: Timing | None = None
     probability_note: str = PROBABILITY_NOTE
+    advice: tuple[str, ...] = ()  #: how to record again, a sentence per reason (`advise`)
 
     @property
     def action(self) -> Action:
@@ -336,6 +337,7 @@ class ScreeningResult:
         body = {
             "verdict": self.verdict.value,
             "action": self.action.value,
+            "advice": list(self.advice),
             "confidence": self.confidence,
             "probabilities": self.probabilities.to_dict(),
             "whole_sequence_probabilities": whole.to_dict() if whole is not None else None,
@@ -376,6 +378,7 @@ class ScreeningResult:
             pipeline=PipelineInfo.from_dict(pipeline) if pipeline else None,
             timing=Timing.from_dict(timing) if timing else None,
             probability_note=data.get("probability_note", PROBABILITY_NOTE),
+            advice=tuple(data.get("advice", ())),  # results stored before advice: none
         )
 
 

@@ -1,8 +1,9 @@
-"""Verdicts, the action each one asks of a screening team, the rules that decide them, and the
-honesty note."""
+"""Verdicts, the action each one asks of a screening team, the rules that decide them, the
+honesty note, and the advice on how to record an inconclusive video again."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from enum import StrEnum
 
@@ -78,3 +79,76 @@ def judge(
         flag in BLOCKING_FLAGS or flag == "too_few_silhouettes" for flag in flags
     )
     return (Verdict.INCONCLUSIVE if blocked else Verdict.from_label(label)), tuple(flags)
+
+
+#: How to record again, one plain sentence per flag that a new recording can fix (blocking
+#: reasons first).  Fields: {seconds} to record, {shown} s seen in full, {used}/{needed}
+#: usable silhouettes, {cut} of {found} silhouettes cut by the edge, {fps} analysis rate.
+ADVICE = {
+    "no_person": (
+        "No one was found in the video: film the student walking, the whole body in view, "
+        "with the phone held still."
+    ),
+    "no_walker": (
+        "No one was seen walking: have the student walk the length of the corridor, towards "
+        "or across the camera, for at least {seconds} s."
+    ),
+    "two_walkers": (
+        "Two people walked in view at the same time: record one student at a time, with "
+        "nobody else walking in the picture."
+    ),
+    "sideways_video": "The picture is sideways: hold the phone upright and record again.",
+    "too_few_silhouettes": (
+        "The student was in full view for {shown:.1f} s ({used} usable frames, {needed} "
+        "needed): record at least {seconds} s of walking with the whole body in view."
+    ),
+    "edge_cut": (
+        "The student's body was cut by the frame edge in {cut} of {found} frames: step back "
+        "so the whole body, head to feet, stays in view."
+    ),
+    "participant_uncertain": (
+        "Someone else walked through the picture too: keep the corridor clear while the "
+        "student walks."
+    ),
+    "low_frame_rate": (
+        "The video has fewer than {fps:g} frames a second: record in the phone's normal "
+        "video mode ({fps:g} fps or more), not time-lapse or a low-light mode."
+    ),
+    "empty_masks": (
+        "The student could not be told apart from the background in many frames: record in "
+        "good light, against a plain background that contrasts with their clothes."
+    ),
+}
+
+
+def advise(
+    verdict: Verdict,
+    flags: Sequence[str],
+    participant_frames: int,
+    cut: int,
+    used: int,
+    min_silhouettes: int,
+    fps: float,
+) -> tuple[str, ...]:
+    """How to record an inconclusive video again: a sentence per fixable flag, reasons that
+    block first.  A judged video gets none (its flags are warnings; the action stands), nor
+    does a flag no recording fixes (a weight-free fallback: install the weights).
+
+    The durations come from the numbers: `used` silhouettes at `fps` is the time the
+    student was seen in full; twice the minimum is asked for, as a margin for frames
+    that a new recording loses too (edge, turns)."""
+    if verdict != Verdict.INCONCLUSIVE:
+        return ()
+    numbers = {
+        "seconds": math.ceil(2 * min_silhouettes / fps),
+        "shown": used / fps,
+        "used": used,
+        "needed": min_silhouettes,
+        "cut": cut,
+        "found": participant_frames,
+        "fps": fps,
+    }
+    present = set(flags)
+    if "no_person" in present:  # nobody to count silhouettes of: one sentence says it all
+        present.discard("too_few_silhouettes")
+    return tuple(text.format(**numbers) for flag, text in ADVICE.items() if flag in present)

@@ -22,6 +22,7 @@ from ..model.classes import Label
 from .camera import VIEW_NAMES, Stage, make_stage
 from .motion import standing_route, walk_route
 from .params import WalkerParams, sample_walker
+from .passes import MAX_PASSES, pass_legs, passes_route
 from .raster import Figure, project_figure
 from .render import (
     DEFAULT_FPS,
@@ -149,13 +150,20 @@ def _box(mask: np.ndarray) -> list[int] | None:
 
 
 def _people(
-    params: WalkerParams, stage: Stage, times: np.ndarray, distractors: Sequence[str]
+    params: WalkerParams,
+    stage: Stage,
+    times: np.ndarray,
+    distractors: Sequence[str],
+    passes: int = 1,
 ) -> list[Person]:
     camera = stage.camera
-    participant = project_figure(walker_shapes(params, stage, times), camera, layers=3)
-    people = [
-        Person("participant", params, participant, np.ones(len(times), bool), _colours(params))
-    ]
+    if passes == 1:  # back and forth along the stage's line, always in view
+        shapes, on_stage = walker_shapes(params, stage, times), np.ones(len(times), bool)
+    else:
+        route, on_stage = passes_route(pass_legs(stage, params.gait.turn_sign), params.gait, times)
+        shapes = shapes_on_route(params, route)
+    participant = project_figure(shapes, camera, layers=3)
+    people = [Person("participant", params, participant, on_stage, _colours(params))]
     makers = {"clinician": _clinician, "passerby": _passerby}
     for kind in distractors:
         person, shapes, present = makers[kind](params, stage, times)
@@ -173,12 +181,15 @@ def render_video(
     size: tuple[int, int] = DEFAULT_SIZE,
     view: str = "front",
     distractors: Sequence[str] = (),
+    passes: int = 1,
     progress: Progress | None = None,
 ) -> Path:
     """Render the walker as an mp4 plus OUT.json (ground truth) and OUT.masks.npz.
 
-    Returns the path of the ground-truth JSON.  The same parameters give the same
-    bytes (cv2's 'mp4v' encoder is deterministic).
+    `passes` 2: the walker passes, leaves the picture for a few seconds and comes
+    back (see `passes.py`; front and side views).  Returns the path of the
+    ground-truth JSON.  The same parameters give the same bytes (cv2's 'mp4v'
+    encoder is deterministic).
     """
     out_mp4 = Path(out_mp4)
     if out_mp4.suffix.lower() != ".mp4":
@@ -186,10 +197,12 @@ def render_video(
     for name in distractors:
         if name not in DISTRACTORS:
             raise ScreenError(f"unknown distractor {name!r}: use {' or '.join(DISTRACTORS)}")
+    if not 1 <= passes <= MAX_PASSES:
+        raise ScreenError(f"passes must be 1..{MAX_PASSES}, got {passes}")
     distractors = tuple(dict.fromkeys(distractors))  # once each, in the order given
     times = frame_times(fps, seconds)
     stage = make_stage(params.scene, view, size, params.body.height_m)
-    people = _people(params, stage, times, distractors)
+    people = _people(params, stage, times, distractors, passes)
     openings = (_passerby_line(params, stage)[0],) if "passerby" in distractors else ()
     plate = background_plate(params.scene, stage, openings)
 
@@ -222,6 +235,8 @@ def render_video(
                 elif box is not None:
                     entry["others"].append(box)
                     entry["others_kind"].append(person.kind)
+            if not people[0].present[index]:  # the participant is away: an empty mask
+                masks.write(np.zeros((height, width), bool))
             boxes.append(entry)
             frame = plate.copy()
             for person in reversed(nearest_first):
@@ -250,6 +265,8 @@ def render_video(
         "distractors": [{"kind": p.kind, "params": p.params.to_dict()} for p in people[1:]],
         "boxes": boxes,
     }
+    if passes > 1:  # only then: a one-pass truth keeps its bytes
+        truth = {**truth, "passes": passes}
     truth_path = out_mp4.with_suffix(".json")
     truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     return truth_path
