@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
 
 def classify(
     silhouettes: Path = typer.Argument(
-        ..., help="A .pkl ([T,64,64] uint8), a .gif, a masks .npz or a folder of mask images."
+        ...,
+        metavar="SILHOUETTES",
+        help="A .pkl ([T,64,64] uint8), a .gif, a masks .npz or a folder of mask images.",
     ),
     weights: Path | None = typer.Option(
         None, "--weights", help="Classifier checkpoint (default: the demo model)."

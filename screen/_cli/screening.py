@@ -28,7 +28,9 @@ def register(app: typer.Typer) -> None:
 
 @opt.with_settings(Settings, ALL_KEYS)
 def screen_video(
-    video: Path = typer.Argument(..., help="The walking video (mp4, avi, mov, mkv, ...)."),
+    video: Path = typer.Argument(
+        ..., metavar="VIDEO", help="The walking video (mp4, avi, mov, mkv, ...)."
+    ),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the result JSON to PATH ('-': stdout)."
     ),
@@ -64,7 +66,9 @@ def screen_video(
 
 @opt.with_settings(Settings, ALL_KEYS)
 def batch(
-    folder: Path = typer.Argument(..., help="Folder with the videos (searched recursively)."),
+    folder: Path = typer.Argument(
+        ..., metavar="FOLDER", help="Folder with the videos (searched recursively)."
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder: results.csv, report.html, state."),
     workers: int | None = typer.Option(
         None, "--workers", min=1, help="Parallel processes, at least 1 [default: the cores]."
@@ -89,7 +93,7 @@ def batch(
 @opt.with_settings(Settings, FRONTEND_KEYS)
 def silhouettes(
     source: Path = typer.Argument(
-        ..., help="A video, or a folder of videos (searched recursively)."
+        ..., metavar="SOURCE", help="A video, or a folder of videos (searched recursively)."
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (a Scoliosis1K-style tree)."),
     label: str | None = typer.Option(

@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
 @opt.with_settings(TrainingSettings, opt.flag_keys(TrainingSettings))
 def train(
     ctx: typer.Context,
-    data_root: Path = typer.Argument(..., help="Dataset folder: <id>/<label>/<view>/*.pkl."),
+    data_root: Path = typer.Argument(
+        ..., metavar="DATA_ROOT", help="Dataset folder: <id>/<label>/<view>/*.pkl."
+    ),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
     out: Path = typer.Option(..., "--out", help="Folder for checkpoints and the exported model."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
@@ -72,7 +74,9 @@ def _command_line(name: str, params: dict) -> str:
 
 @opt.with_settings(ClassifierSettings, ("weights", "class_order", "precision", "device"))
 def evaluate(
-    data_root: Path = typer.Argument(..., help="Dataset folder: <id>/<label>/<view>/*.pkl."),
+    data_root: Path = typer.Argument(
+        ..., metavar="DATA_ROOT", help="Dataset folder: <id>/<label>/<view>/*.pkl."
+    ),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
     split: str = typer.Option("test", "--split", help="test (default) or train."),
     protocol: str = typer.Option("both", "--protocol", help="both, sequence or clips."),

@@ -147,7 +147,9 @@ def list_models(
 
 @weights_app.command("download")
 def download(
-    name: str = typer.Argument(..., help="A model name (see `screen weights list`) or 'all'."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="A model name (see `screen weights list`) or 'all'."
+    ),
     directory: str = typer.Option(
         "auto",
         "--dir",
@@ -212,7 +214,9 @@ def verify() -> None:
 
 @weights_app.command("forget")
 def forget(
-    name: str = typer.Argument(..., help="The model whose first-use record to drop."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="The model whose first-use record to drop."
+    ),
 ) -> None:
     """Forget the sha256 recorded at first use: the next download or load is trusted afresh."""
     from ..modelfiles.specs import get_spec
@@ -224,7 +228,7 @@ def forget(
 
 @weights_app.command("import")
 def import_checkpoint(
-    file: Path = typer.Argument(..., help="An OpenGait ScoNet checkpoint (.pt)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="An OpenGait ScoNet checkpoint (.pt)."),
     class_order: str = typer.Option(
         ...,
         "--class-order",
