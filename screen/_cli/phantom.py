@@ -72,6 +72,12 @@ def video(
     distractor: list[str] = typer.Option(
         [], "--distractor", help="clinician (standing at the side) or passerby; repeatable."
     ),
+    camera_motion: str = typer.Option(
+        "none",
+        "--camera-motion",
+        help="none (a fixed camera), pan (turns to follow the walker), shake (a hand's tremor) "
+        "or handheld (both).",
+    ),
 ) -> None:
     """Render a phantom walking video with its ground truth."""
     from ..phantom import render_video, sample_walker
@@ -89,6 +95,7 @@ def video(
             size=dimensions,
             view=view,
             distractors=distractor,
+            camera_motion=camera_motion,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     elapsed = time.perf_counter() - started

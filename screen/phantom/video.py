@@ -174,11 +174,13 @@ def render_video(
     view: str = "front",
     distractors: Sequence[str] = (),
     progress: Progress | None = None,
+    camera_motion: str = "none",
 ) -> Path:
     """Render the walker as an mp4 plus OUT.json (ground truth) and OUT.masks.npz.
 
     Returns the path of the ground-truth JSON.  The same parameters give the same
-    bytes (cv2's 'mp4v' encoder is deterministic).
+    bytes (cv2's 'mp4v' encoder is deterministic).  `camera_motion` 'pan', 'shake'
+    or 'handheld' films with a moving camera (see `handheld`).
     """
     out_mp4 = Path(out_mp4)
     if out_mp4.suffix.lower() != ".mp4":
@@ -187,6 +189,14 @@ def render_video(
         if name not in DISTRACTORS:
             raise ScreenError(f"unknown distractor {name!r}: use {' or '.join(DISTRACTORS)}")
     distractors = tuple(dict.fromkeys(distractors))  # once each, in the order given
+    if camera_motion != "none":
+        from .handheld import check_camera_motion, render_moving_video
+
+        out_mp4.parent.mkdir(parents=True, exist_ok=True)
+        return render_moving_video(
+            out_mp4, params, camera_motion=check_camera_motion(camera_motion), fps=fps,
+            seconds=seconds, size=size, view=view, distractors=distractors, progress=progress,
+        )  # fmt: skip
     times = frame_times(fps, seconds)
     stage = make_stage(params.scene, view, size, params.body.height_m)
     people = _people(params, stage, times, distractors)
