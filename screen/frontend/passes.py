@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .camera_motion import CameraMotion
 from .concurrency import StageClock, ordered_map, prefetch
 from .detect import Detector
 from .frames import CropMask, Detections
@@ -83,6 +84,7 @@ def track_people(
     copies: Sequence[Detector] = (),
     detect_every: int = 1,
     overlap: bool = False,
+    camera: CameraMotion | None = None,
 ) -> TrackHistory:
     """Pass 1: every person's box in every frame, by track id.
 
@@ -90,7 +92,8 @@ def track_people(
     `detect_every` n > 1 the detector sees every n-th frame (the tracker too:
     give it a buffer in those steps) and each track's box in the frames between
     is interpolated from its two neighbours, so the history still has a box per
-    frame wherever the person was tracked on both sides.
+    frame wherever the person was tracked on both sides.  `camera` observes every
+    frame, in order, to measure the camera's motion.
     """
     clock = clock or StageClock()
     history = TrackHistory()
@@ -107,6 +110,10 @@ def track_people(
     skipped: list[tuple[int, float]] = []
     with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
         for frame, detections in ordered_map([detector, *copies], detect, frames):
+            if camera is not None:
+                started = time.perf_counter()
+                camera.observe(frame)
+                clock.add("camera_motion", started)
             if detections is None:
                 skipped.append((frame.index, frame.timestamp))
             else:

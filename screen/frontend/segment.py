@@ -180,33 +180,52 @@ class PaddleHumanSegmenter:
         twin._predictor = self._predictor.clone()
         return twin
 
-    def _square_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """The network input [3, h, w] for one box, and where the crop sits in its square."""
-        left, top, right, bottom = expand_box(box, frame.size, self.expand)
-        crop = frame.image[top:bottom, left:right]
-        h, w = crop.shape[:2]
+    def with_settings(self, settings: SegmenterSettings) -> PaddleHumanSegmenter:
+        """A twin with `settings`, sharing this one's predictor: for stages that never run at
+        the same time (the whole-frame detector of pass 1 and the segmenter of pass 2)."""
+        twin = object.__new__(PaddleHumanSegmenter)
+        twin.__dict__.update(self.__dict__)
+        twin.threshold = settings.mask_threshold
+        return twin
+
+    def _square(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int, int]]:
+        """The network input [3, h, w] of an image padded to a square (grey), and where the
+        image sits in the square: (h, w, side, pad_top, pad_left)."""
+        h, w = image.shape[:2]
         side = max(h, w)
         pad_top, pad_left = (side - h) // 2, (side - w) // 2
         square = cv2.copyMakeBorder(
-            crop,
-            pad_top,
-            side - h - pad_top,
-            pad_left,
-            side - w - pad_left,
-            cv2.BORDER_CONSTANT,
-            value=(_PAD_VALUE,) * 3,
-        )
+            image, pad_top, side - h - pad_top, pad_left, side - w - pad_left,
+            cv2.BORDER_CONSTANT, value=(_PAD_VALUE,) * 3,
+        )  # fmt: skip
         rgb = cv2.cvtColor(cv2.resize(square, self.config["size"]), cv2.COLOR_BGR2RGB)
         normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
-        return normalised.transpose(2, 0, 1), (
-            left,
-            top,
-            h,
-            w,
-            side,
-            pad_top,
-            pad_left,
-        )  # [3, h, w]
+        return normalised.transpose(2, 0, 1), (h, w, side, pad_top, pad_left)
+
+    def _square_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """The network input [3, h, w] for one box, and where the crop sits in its square."""
+        left, top, right, bottom = expand_box(box, frame.size, self.expand)
+        net_input, placement = self._square(frame.image[top:bottom, left:right])
+        return net_input, (left, top, *placement)
+
+    def frame_probability(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Person probability over each whole image, at the network's resolution (one call).
+
+        For finding people in the frame (`SegmenterDetector`): the map covers the image
+        only, the square's padding cut off, so a row of it spans the image's width.
+        """
+        if not images:
+            return []
+        inputs = [self._square(image) for image in images]
+        output = self._infer(np.ascontiguousarray(np.stack([item for item, _ in inputs])))
+        maps = []
+        for i, (_, (h, w, side, pad_top, pad_left)) in enumerate(inputs):
+            probability = person_probability(output[i : i + 1], self.person_channel)
+            rows, cols = probability.shape
+            top, bottom = pad_top * rows // side, (pad_top + h) * rows // side
+            left, right = pad_left * cols // side, (pad_left + w) * cols // side
+            maps.append(probability[top:bottom, left:right])
+        return maps
 
     def _crop_mask(self, output: np.ndarray, placement: tuple) -> CropMask:
         """One network output [1, ...] mapped back to a thresholded mask at crop size."""
