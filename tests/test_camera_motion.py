@@ -143,3 +143,19 @@ def test_real_footage_panned_is_flagged_and_its_people_still_found(
     assert "no_person" not in panned.flags
     # The chosen walker is tracked through most of the pan (measured: see the report).
     assert panned.participant.coverage["participant_frames"] >= 0.6 * 45
+
+
+def test_a_walker_filling_a_plain_corridor_is_not_taken_for_the_camera():
+    """The shipped neutral example (fixed camera, walker coming close, few corners on the walls):
+    with the walker's corners in use RANSAC took their growth for a moving camera."""
+    from screen.frontend.camera_motion import CameraMotion
+    from screen.frontend.video import FrameSource
+
+    video = Path(__file__).resolve().parents[1] / "examples" / "phantom_neutral.mp4"
+    truth = _truth(video)
+    blind, masked = CameraMotion(), CameraMotion()
+    for frame in FrameSource(video, 15.0).frames():
+        blind.observe(frame)
+        masked.observe(frame, np.array([truth[frame.index]]) if truth[frame.index] else None)
+    assert blind.moving  # measured: 0.0019 of the frame height per frame
+    assert not masked.moving

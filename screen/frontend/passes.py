@@ -108,12 +108,9 @@ def track_people(
 
     previous: tuple[int, Detections] | None = None
     skipped: list[tuple[int, float]] = []
+    seen: np.ndarray | None = None  # the people in the last detected frame
     with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
         for frame, detections in ordered_map([detector, *copies], detect, frames):
-            if camera is not None:
-                started = time.perf_counter()
-                camera.observe(frame)
-                clock.add("camera_motion", started)
             if detections is None:
                 skipped.append((frame.index, frame.timestamp))
             else:
@@ -126,6 +123,11 @@ def track_people(
                 history.add(frame.index, frame.timestamp, tracked)
                 previous, skipped = current, []
                 clock.add("track", started)
+                seen = detections.xyxy
+            if camera is not None:  # people's corners left out (the last boxes found)
+                started = time.perf_counter()
+                camera.observe(frame, seen)
+                clock.add("camera_motion", started)
             if on_frame:
                 on_frame(frame.index)
     empty = Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
