@@ -84,7 +84,13 @@ class VideoSettings(Section):
 class DetectorSettings(Section):
     """Person detection (pass 1)."""
 
-    model: str = setting(AUTO, "auto | yolo11n | yolov8n | background.", key="detector")
+    model: str = setting(
+        AUTO,
+        "auto (YOLO11n, else humanseg, else background) | yolo11n | yolov8n | humanseg (the "
+        "segmenter's best PP-HumanSeg over the whole frame; copes with a moving camera) | "
+        "background (fixed camera only).",
+        key="detector",
+    )
     weights: Path | None = setting(None, "Explicit YOLO .pt file.", key="detector_weights")
     imgsz: int = setting(640, "YOLO input size.", low=32)
     confidence: float = setting(
@@ -92,7 +98,7 @@ class DetectorSettings(Section):
         key="detect_confidence", low=0.0, high=1.0,
     )  # fmt: skip
     every: int = setting(
-        0, "Detect on every n-th analysed frame; 0 = auto: 2 for YOLO, 1 for background.",
+        0, "Detect on every n-th analysed frame; 0 = auto: 2 for YOLO, 1 otherwise.",
         key="detect_every", low=0,
     )  # fmt: skip
 

@@ -12,7 +12,7 @@ import pytest
 from random_models import block_network, humanseg_model, yolo_weights
 from synthetic_video import mask_iou, passer_by, render, walker
 
-from screen.errors import WeightsMissing
+from screen.errors import ScreenError, WeightsMissing
 from screen.frontend.extract import extract_silhouettes
 from screen.settings import Settings
 from screen.silhouettes.normalize import normalize_sequence
@@ -76,13 +76,42 @@ def test_progress_reports_both_passes(scene):
     assert last["segmenting the participant"][0] - 1 == max(result.participant.boxes)
 
 
-def test_a_fresh_install_segments_with_the_bundled_trained_network(scene, no_weights_anywhere):
-    # No download anywhere: auto still finds the bundled PP-HumanSegV1-Lite, checksum pinned.
-    result = extract_silhouettes(scene[0], Settings.of())
+@pytest.fixture(scope="module")
+def phantom(tmp_path_factory) -> Path:
+    """A rendered walker (4 s, 320x240): shaded like a person, unlike `scene`'s flat figures,
+    which PP-HumanSeg does not take for people."""
+    from screen.phantom import render_video, sample_walker
+
+    video = tmp_path_factory.mktemp("phantom") / "walk.mp4"
+    render_video(video, sample_walker("negative", 7), seconds=4.0, size=(320, 240), view="side")
+    return video
+
+
+def test_a_fresh_install_finds_and_segments_people_with_the_bundled_network(
+    phantom, no_weights_anywhere, caplog
+):
+    # No download anywhere: auto still finds the bundled PP-HumanSegV1-Lite, checksum pinned,
+    # and runs it twice: over the whole frame to find people, on the walker's crop to segment.
+    with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
+        result = extract_silhouettes(phantom, Settings.of())
+    assert result.detector.backend == "humanseg"
+    assert result.detector.model["name"] == "pp-humanseg-v1-lite"
     assert result.segmenter.backend == "pp-humanseg-v1-lite"
-    assert result.segmenter.model["checksum"] == "verified"
-    assert "segmenter_fallback_weight_free" not in result.flags
-    assert len(result.silhouettes) >= 70
+    assert result.detector.model["checksum"] == result.segmenter.model["checksum"] == "verified"
+    assert not any(flag.endswith("fallback_weight_free") for flag in result.flags)
+    assert caplog.text == ""  # a trained network running is no fallback: nothing to warn about
+    assert result.detect_every == 1
+    assert len(result.silhouettes) >= 54  # of 60 frames
+
+
+def test_the_whole_frame_detector_shares_the_segmenters_predictor(no_weights_anywhere):
+    from screen.frontend.backends import build_detector, build_segmenter
+
+    loaded: dict = {}
+    detector, _ = build_detector(Settings.of().detector, 1, lambda: None, loaded)
+    segmenter, _ = build_segmenter(Settings.of(mask_threshold=0.7).segmenter, 1, None, loaded)
+    assert detector.segmenter._predictor is segmenter._predictor  # loaded once
+    assert (detector.segmenter.threshold, segmenter.threshold) == (0.5, 0.7)
 
 
 def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
@@ -100,19 +129,33 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
     assert len(result.silhouettes) >= 70
 
 
-def test_a_segmenter_paddle_cannot_run_falls_back_with_the_reason(
-    scene, no_weights_anywhere, caplog, monkeypatch
+@pytest.mark.parametrize("detector", ["background", "auto"])
+def test_paddle_that_cannot_run_falls_back_with_the_reason(
+    scene, no_weights_anywhere, caplog, monkeypatch, detector
 ):
     def broken(*args, **kwargs):
         raise RuntimeError("no usable CPU kernels")
 
     monkeypatch.setattr("screen.frontend.backends.PaddleHumanSegmenter", broken)
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
-        result = extract_silhouettes(scene[0], Settings.of(detector="background"))
-    assert result.segmenter.backend == "background"
+        result = extract_silhouettes(scene[0], Settings.of(detector=detector))
+    assert result.segmenter.backend == result.detector.backend == "background"
     assert "segmenter_fallback_weight_free" in result.flags
+    assert ("detector_fallback_weight_free" in result.flags) == (detector == "auto")
     assert "pp-humanseg-v2-mobile" not in caplog.text  # it was the bundled V1 Lite that failed
-    assert "pp-humanseg-v1-lite cannot run here (no usable CPU kernels)" in caplog.text
+    assert "segmenter: pp-humanseg-v1-lite cannot run here (no usable CPU kernels)" in caplog.text
+    if detector == "auto":  # no YOLO weights, and the whole-frame PP-HumanSeg cannot run
+        assert "detector: humanseg cannot run here (no usable CPU kernels)" in caplog.text
+
+
+def test_a_named_humanseg_detector_without_any_model_is_an_error(
+    scene, no_weights_anywhere, monkeypatch
+):
+    monkeypatch.setattr("screen.modelfiles.files.bundled_weights_dir", lambda: None)
+    with pytest.raises(WeightsMissing, match="screen weights download pp-humanseg-v2-mobile"):
+        extract_silhouettes(scene[0], Settings.of(detector="humanseg"))
+    with pytest.raises(ScreenError, match="--detector-weights names a YOLO file"):
+        extract_silhouettes(scene[0], Settings.of(detector="humanseg", detector_weights="x.pt"))
 
 
 @pytest.mark.parametrize(

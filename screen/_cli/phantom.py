@@ -79,6 +79,12 @@ def video(
         max=2,
         help="2: the walker passes, leaves the picture for 4 s and comes back (front, side).",
     ),
+    camera_motion: str = typer.Option(
+        "none",
+        "--camera-motion",
+        help="none (a fixed camera), pan (turns to follow the walker), shake (a hand's tremor) "
+        "or handheld (both).",
+    ),
 ) -> None:
     """Render a phantom walking video with its ground truth."""
     from ..phantom import render_video, sample_walker
@@ -97,6 +103,7 @@ def video(
             view=view,
             distractors=distractor,
             passes=passes,
+            camera_motion=camera_motion,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     elapsed = time.perf_counter() - started

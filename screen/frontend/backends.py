@@ -3,10 +3,13 @@
 `auto` takes the first model of its list whose weights are found (explicit path,
 environment variable, `weights/`, the bundled files, user cache; checksum
 checked): for the segmenter PP-HumanSeg V2 Mobile, else V2 Lite, else the
-bundled V1 Lite, so a fresh install segments with a trained network.  Only when
-none is found, or the network cannot run here (Paddle missing or failing), does
-it fall back to the weight-free stage, with a warning on stderr and a quality
-flag in the result, since silhouettes from background subtraction are rougher.
+bundled V1 Lite, so a fresh install segments with a trained network; for the
+detector YOLO11n, else that same PP-HumanSeg run over the whole frame
+(`humanseg`), so a fresh install also finds people with a trained network, and
+with a moving camera.  Only when none is found, or none can run here (Paddle
+missing or failing), does it fall back to the weight-free stage, with a warning
+on stderr and a quality flag in the result, since background subtraction needs a
+fixed camera and gives rougher silhouettes.
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from ..modelfiles.specs import ModelSpec, get_spec
 from ..settings import AUTO, DetectorSettings, SegmenterSettings
 from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
+from .segdetect import SegmenterDetector
 from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FREE = "background"
+WHOLE_FRAME = "humanseg"  #: detector: the best PP-HumanSeg found, run over the whole frame
 #: What `auto` tries, in order (the first whose files are found runs).
-AUTO_DETECTORS = ("yolo11n",)
 AUTO_SEGMENTERS = ("pp-humanseg-v2-mobile", "pp-humanseg-v2-lite", "pp-humanseg-v1-lite")
+AUTO_DETECTORS = ("yolo11n", WHOLE_FRAME)
 
 
 @dataclass(frozen=True)
@@ -42,87 +47,143 @@ class StageChoice:
 
 
 Background = Callable[[], Scene]  # estimates (once) the empty scene on demand
+#: PP-HumanSeg predictors already loaded, by model folder: the whole-frame detector and the
+#: segmenter of one `Frontend` share one (its passes run one after the other).
+Loaded = dict[Path, PaddleHumanSegmenter]
+Stage = tuple[object, StageChoice]
 
 
-def _yolo(spec: ModelSpec, path: Path, settings: DetectorSettings, threads: int) -> Detector:
+def _yolo(
+    spec: ModelSpec, path: Path, settings: DetectorSettings, threads: int, _: Loaded
+) -> Detector:
     person_class = int(spec.options.get("person_class", 0))
     return YoloDetector(path, settings, person_class=person_class, threads=threads)
 
 
-def _humanseg(spec: ModelSpec, path: Path, settings: SegmenterSettings, threads: int) -> Segmenter:
+def _humanseg(
+    spec: ModelSpec, path: Path, settings: SegmenterSettings, threads: int, loaded: Loaded
+) -> Segmenter:
+    if path in loaded:
+        return loaded[path].with_settings(settings)
     person_channel = int(spec.options.get("person_channel", 1))
-    return PaddleHumanSegmenter(path, settings, person_channel=person_channel, threads=threads)
+    segmenter = PaddleHumanSegmenter(path, settings, person_channel=person_channel, threads=threads)
+    loaded[path] = segmenter
+    return segmenter
 
 
 #: backend name -> how to build it from its model spec and resolved file
-DETECTORS: dict[str, Callable[[ModelSpec, Path, DetectorSettings, int], Detector]] = {
+DETECTORS: dict[str, Callable[[ModelSpec, Path, DetectorSettings, int, Loaded], Detector]] = {
     "yolo11n": _yolo,
     "yolov8n": _yolo,
 }
-SEGMENTERS: dict[str, Callable[[ModelSpec, Path, SegmenterSettings, int], Segmenter]] = {
+SEGMENTERS: dict[str, Callable[[ModelSpec, Path, SegmenterSettings, int, Loaded], Segmenter]] = {
     "pp-humanseg-v2-mobile": _humanseg,
     "pp-humanseg-v2-lite": _humanseg,
     "pp-humanseg-v1-lite": _humanseg,
 }
 
 
-def _build(
-    kind: str,
+def _model(
+    name: str,
+    registry: dict,
     settings: DetectorSettings | SegmenterSettings,
     threads: int,
-    registry: dict,
-    auto_names: tuple[str, ...],
-    weight_free: Callable[[], object],
-) -> tuple[object, StageChoice]:
-    name = settings.model
-    known = [AUTO, *registry, WEIGHT_FREE]
-    if name not in known:
-        raise ScreenError(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
-    if name == WEIGHT_FREE:
-        return weight_free(), StageChoice(WEIGHT_FREE)
-    fallback = StageChoice(WEIGHT_FREE, flags=(f"{kind}_fallback_weight_free",))
-    if name != AUTO or settings.weights is not None:  # a model or file the user named: no fallback
-        chosen = auto_names[0] if name == AUTO else name
-        spec = get_spec(chosen)
-        resolved = resolve_file(spec, settings.weights)
-        return registry[chosen](spec, resolved.path, settings, threads), StageChoice(
-            chosen, resolved.describe()
+    loaded: Loaded,
+) -> Stage:
+    """The stage of one registered model, its file resolved (WeightsMissing if not found)."""
+    spec = get_spec(name)
+    resolved = resolve_file(spec, settings.weights)
+    stage = registry[name](spec, resolved.path, settings, threads, loaded)
+    return stage, StageChoice(name, resolved.describe())
+
+
+def _whole_frame(settings: DetectorSettings, threads: int, loaded: Loaded) -> Stage:
+    """The whole-frame detector on the first PP-HumanSeg of the segmenter's `auto` list found."""
+    if settings.weights is not None:
+        raise ScreenError(
+            f"detector {WHOLE_FRAME!r} runs the PP-HumanSeg models found (auto's list); "
+            "--detector-weights names a YOLO file"
         )
     first_missing: WeightsMissing | None = None
-    for chosen in auto_names:
-        spec = get_spec(chosen)
+    for name in AUTO_SEGMENTERS:
         try:
-            resolved = resolve_file(spec, None)
+            segmenter, choice = _model(name, SEGMENTERS, SegmenterSettings(), threads, loaded)
         except WeightsMissing as missing:
             first_missing = first_missing or missing
             continue
+        return SegmenterDetector(segmenter), StageChoice(
+            WHOLE_FRAME, {"name": name, **choice.model}
+        )
+    assert first_missing is not None
+    raise first_missing
+
+
+def _build(
+    kind: str,
+    name: str,
+    named: Callable[[str], Stage],
+    auto_names: tuple[str, ...],
+    weight_free: Callable[[], object],
+    explicit_file: bool,
+) -> Stage:
+    """The stage `name` asks for; for `auto` the first of `auto_names` found that can run here."""
+    if name == WEIGHT_FREE:
+        return weight_free(), StageChoice(WEIGHT_FREE)
+    if name != AUTO or explicit_file:  # a model or file the user named: an error, not a fallback
+        return named(auto_names[0] if name == AUTO else name)
+    first_missing: WeightsMissing | None = None
+    cannot_run = False
+    for chosen in auto_names:
         try:
-            stage = registry[chosen](spec, resolved.path, settings, threads)
+            return named(chosen)
+        except WeightsMissing as missing:
+            first_missing = first_missing or missing
         except (ImportError, OSError, RuntimeError) as error:  # the runtime cannot run it here
-            log.warning(
-                "%s: %s cannot run here (%s); using the weight-free background-subtraction %s "
-                "instead (fixed camera only, rougher silhouettes)", kind, chosen, error, kind,
-            )  # fmt: skip
-            return weight_free(), fallback
-        return stage, StageChoice(chosen, resolved.describe())
+            log.warning("%s: %s cannot run here (%s)", kind, chosen, error)
+            cannot_run = True
     log.warning(
         "%s: %s; using the weight-free background-subtraction %s instead (fixed camera "
-        "only, rougher silhouettes)", kind, first_missing, kind,
+        "only, rougher silhouettes)", kind,
+        "no model found can run here" if cannot_run else first_missing, kind,
     )  # fmt: skip
-    return weight_free(), fallback
+    return weight_free(), StageChoice(WEIGHT_FREE, flags=(f"{kind}_fallback_weight_free",))
+
+
+def _known(kind: str, name: str, names: list[str]) -> None:
+    known = [AUTO, *names, WEIGHT_FREE]
+    if name not in known:
+        raise ScreenError(f"unknown {kind} {name!r}; choose one of: {', '.join(known)}")
 
 
 def build_detector(
-    settings: DetectorSettings, threads: int, background: Background
+    settings: DetectorSettings, threads: int, background: Background, loaded: Loaded | None = None
 ) -> tuple[Detector, StageChoice]:
-    """The detector `settings.model` names ('auto', a model name, or 'background')."""
+    """The detector `settings.model` names: 'auto', a YOLO model, 'humanseg' or 'background'.
+
+    Auto: YOLO11n if its weights are found, else the whole-frame PP-HumanSeg detector (the
+    bundled V1 Lite at least), else background subtraction; an explicit weights file means
+    YOLO11n.  `loaded`: predictors to share with the segmenter.
+    """
+    loaded = {} if loaded is None else loaded
+    _known("detector", settings.model, [*DETECTORS, WHOLE_FRAME])
+
+    def named(name: str) -> Stage:
+        if name == WHOLE_FRAME:
+            return _whole_frame(settings, threads, loaded)
+        return _model(name, DETECTORS, settings, threads, loaded)
+
     weight_free = lambda: BackgroundDetector(background())  # noqa: E731
-    return _build("detector", settings, threads, DETECTORS, AUTO_DETECTORS, weight_free)  # type: ignore[return-value]
+    explicit = settings.weights is not None
+    return _build("detector", settings.model, named, AUTO_DETECTORS, weight_free, explicit)  # type: ignore[return-value]
 
 
 def build_segmenter(
-    settings: SegmenterSettings, threads: int, background: Background
+    settings: SegmenterSettings, threads: int, background: Background, loaded: Loaded | None = None
 ) -> tuple[Segmenter, StageChoice]:
     """The segmenter `settings.model` names ('auto', a model name, or 'background')."""
+    loaded = {} if loaded is None else loaded
+    _known("segmenter", settings.model, list(SEGMENTERS))
+    named = lambda name: _model(name, SEGMENTERS, settings, threads, loaded)  # noqa: E731
     weight_free = lambda: BackgroundSegmenter(background())  # noqa: E731
-    return _build("segmenter", settings, threads, SEGMENTERS, AUTO_SEGMENTERS, weight_free)  # type: ignore[return-value]
+    explicit = settings.weights is not None
+    return _build("segmenter", settings.model, named, AUTO_SEGMENTERS, weight_free, explicit)  # type: ignore[return-value]

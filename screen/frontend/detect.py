@@ -107,22 +107,45 @@ class BackgroundDetector:
         mask = self.foreground.foreground(self.foreground.shrink(frame.image))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        blobs = _merge_split_blobs([[x, y, x + w, y + h, a] for x, y, w, h, a in stats[1:count]])
-        boxes, scores = [], []
-        min_px = self.min_height * mask.shape[0]
-        for x1, y1, x2, y2, area in blobs:
-            w, h = x2 - x1, y2 - y1
-            fill = area / float(w * h)
-            if h < min_px or not self.aspect[0] <= h / w <= self.aspect[1] or fill < self.min_fill:
-                continue
-            boxes.append((x1, y1, x2, y2))
-            scores.append(min(1.0, 0.3 + fill))
-        if not boxes:
-            return Detections.empty()
-        height, width = frame.image.shape[:2]
-        xyxy = np.minimum(np.array(boxes) / self.foreground.scale, [width, height, width, height])
-        return Detections.from_arrays(xyxy, np.array(scores))
+        return blob_detections(
+            mask, frame.size, self.foreground.scale, self.min_height, self.aspect, self.min_fill
+        )
+
+
+def blob_detections(
+    mask: np.ndarray,
+    size: tuple[int, int],
+    scale: float,
+    min_height: float = 0.08,
+    aspect: tuple[float, float] = (1.0, 8.0),
+    min_fill: float = 0.12,
+    merge: bool = True,
+) -> Detections:
+    """Person-shaped blobs of a 0/255 mask (`scale` times the frame's `size`) as frame boxes.
+
+    Kept when tall (`aspect` = height / width), at least `min_height` of the frame and
+    filling at least `min_fill` of the box; the confidence grows with the fill, so
+    ragged noise scores low.  `merge` joins the parts of one person that background
+    subtraction split; a segmenter does not split people, and merging there would
+    join two standing side by side.
+    """
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    blobs = [[x, y, x + w, y + h, a] for x, y, w, h, a in stats[1:count]]
+    blobs = _merge_split_blobs(blobs) if merge else blobs
+    boxes, scores = [], []
+    min_px = min_height * mask.shape[0]
+    for x1, y1, x2, y2, area in blobs:
+        w, h = x2 - x1, y2 - y1
+        fill = area / float(w * h)
+        if h < min_px or not aspect[0] <= h / w <= aspect[1] or fill < min_fill:
+            continue
+        boxes.append((x1, y1, x2, y2))
+        scores.append(min(1.0, 0.3 + fill))
+    if not boxes:
+        return Detections.empty()
+    width, height = size
+    xyxy = np.minimum(np.array(boxes) / scale, [width, height, width, height])
+    return Detections.from_arrays(xyxy, np.array(scores))
 
 
 def _merge_split_blobs(blobs: list[list[int]], gap: float = 0.15) -> list[list[int]]:

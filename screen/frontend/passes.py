@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .camera_motion import CameraMotion
 from .concurrency import StageClock, ordered_map, prefetch
 from .detect import Detector
 from .frames import CropMask, Detections
@@ -83,6 +84,7 @@ def track_people(
     copies: Sequence[Detector] = (),
     detect_every: int = 1,
     overlap: bool = False,
+    camera: CameraMotion | None = None,
 ) -> TrackHistory:
     """Pass 1: every person's box in every frame, by track id.
 
@@ -90,7 +92,8 @@ def track_people(
     `detect_every` n > 1 the detector sees every n-th frame (the tracker too:
     give it a buffer in those steps) and each track's box in the frames between
     is interpolated from its two neighbours, so the history still has a box per
-    frame wherever the person was tracked on both sides.
+    frame wherever the person was tracked on both sides.  `camera` observes every
+    frame, in order, to measure the camera's motion.
     """
     clock = clock or StageClock()
     history = TrackHistory()
@@ -105,6 +108,7 @@ def track_people(
 
     previous: tuple[int, Detections] | None = None
     skipped: list[tuple[int, float]] = []
+    seen: np.ndarray | None = None  # the people in the last detected frame
     with contextlib.closing(_frames(source, clock, "decode", overlap)) as frames:
         for frame, detections in ordered_map([detector, *copies], detect, frames):
             history.size = history.size or (frame.image.shape[1], frame.image.shape[0])
@@ -120,6 +124,11 @@ def track_people(
                 history.add(frame.index, frame.timestamp, tracked)
                 previous, skipped = current, []
                 clock.add("track", started)
+                seen = detections.xyxy
+            if camera is not None:  # people's corners left out (the last boxes found)
+                started = time.perf_counter()
+                camera.observe(frame, seen)
+                clock.add("camera_motion", started)
             if on_frame:
                 on_frame(frame.index)
     empty = Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))

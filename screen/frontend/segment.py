@@ -188,27 +188,54 @@ class PaddleHumanSegmenter:
         twin._predictor = self._predictor.clone()
         return twin
 
+    def with_settings(self, settings: SegmenterSettings) -> PaddleHumanSegmenter:
+        """A twin with `settings`, sharing this one's predictor: for stages that never run at
+        the same time (the whole-frame detector of pass 1 and the segmenter of pass 2)."""
+        twin = object.__new__(PaddleHumanSegmenter)
+        twin.__dict__.update(self.__dict__)
+        twin.threshold = settings.mask_threshold
+        return twin
+
+    def _padded_input(self, image: np.ndarray, min_aspect: float) -> tuple[np.ndarray, tuple]:
+        """The network input [3, h, w] of an image padded (grey) to at least `min_aspect`
+        width:height either way, and where the image sits: (h, w, padded_h, padded_w,
+        pad_top, pad_left).  The network was trained on stretched 192x192 resizes."""
+        h, w = image.shape[:2]
+        padded_h = max(h, int(np.ceil(w * min_aspect)))
+        padded_w = max(w, int(np.ceil(h * min_aspect)))
+        pad_top, pad_left = (padded_h - h) // 2, (padded_w - w) // 2
+        padded = cv2.copyMakeBorder(
+            image, pad_top, padded_h - h - pad_top, pad_left, padded_w - w - pad_left,
+            cv2.BORDER_CONSTANT, value=(_PAD_VALUE,) * 3,
+        )  # fmt: skip
+        rgb = cv2.cvtColor(cv2.resize(padded, self.config["size"]), cv2.COLOR_BGR2RGB)
+        normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
+        return normalised.transpose(2, 0, 1), (h, w, padded_h, padded_w, pad_top, pad_left)
+
     def _crop_input(self, frame: Frame, box: np.ndarray) -> tuple[np.ndarray, tuple]:
         """The network input [3, h, w] for one box, and where the crop sits in its padding."""
         left, top, right, bottom = expand_box(box, frame.size, self.expand)
-        crop = frame.image[top:bottom, left:right]
-        h, w = crop.shape[:2]
-        padded_h = max(h, int(np.ceil(w * MIN_ASPECT)))
-        padded_w = max(w, int(np.ceil(h * MIN_ASPECT)))
-        pad_top, pad_left = (padded_h - h) // 2, (padded_w - w) // 2
-        padded = cv2.copyMakeBorder(
-            crop,
-            pad_top,
-            padded_h - h - pad_top,
-            pad_left,
-            padded_w - w - pad_left,
-            cv2.BORDER_CONSTANT,
-            value=(_PAD_VALUE,) * 3,
-        )
-        rgb = cv2.cvtColor(cv2.resize(padded, self.config["size"]), cv2.COLOR_BGR2RGB)
-        normalised = (rgb.astype(np.float32) / 255.0 - self.config["mean"]) / self.config["std"]
-        placement = (left, top, h, w, padded_h, padded_w, pad_top, pad_left)
-        return normalised.transpose(2, 0, 1), placement  # [3, h, w]
+        net_input, placement = self._padded_input(frame.image[top:bottom, left:right], MIN_ASPECT)
+        return net_input, (left, top, *placement)
+
+    def frame_probability(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Person probability over each whole image, at the network's resolution (one call).
+
+        For finding people in the frame (`SegmenterDetector`): the map covers the image
+        only, the square's padding cut off, so a row of it spans the image's width.
+        """
+        if not images:
+            return []
+        inputs = [self._padded_input(image, 1.0) for image in images]
+        output = self._infer(np.ascontiguousarray(np.stack([item for item, _ in inputs])))
+        maps = []
+        for i, (_, (h, w, padded_h, padded_w, pad_top, pad_left)) in enumerate(inputs):
+            probability = person_probability(output[i : i + 1], self.person_channel)
+            rows, cols = probability.shape
+            top, bottom = pad_top * rows // padded_h, (pad_top + h) * rows // padded_h
+            left, right = pad_left * cols // padded_w, (pad_left + w) * cols // padded_w
+            maps.append(probability[top:bottom, left:right])
+        return maps
 
     def _crop_mask(self, output: np.ndarray, placement: tuple) -> CropMask:
         """One network output [1, ...] mapped back to a thresholded mask at crop size."""

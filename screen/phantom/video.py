@@ -183,13 +183,15 @@ def render_video(
     distractors: Sequence[str] = (),
     passes: int = 1,
     progress: Progress | None = None,
+    camera_motion: str = "none",
 ) -> Path:
     """Render the walker as an mp4 plus OUT.json (ground truth) and OUT.masks.npz.
 
     `passes` 2: the walker passes, leaves the picture for a few seconds and comes
-    back (see `passes.py`; front and side views).  Returns the path of the
-    ground-truth JSON.  The same parameters give the same bytes (cv2's 'mp4v'
-    encoder is deterministic).
+    back (see `passes.py`; front and side views).  `camera_motion` 'pan', 'shake'
+    or 'handheld' films with a moving camera (see `handheld.py`; one pass only).
+    Returns the path of the ground-truth JSON.  The same parameters give the same
+    bytes (cv2's 'mp4v' encoder is deterministic).
     """
     out_mp4 = Path(out_mp4)
     if out_mp4.suffix.lower() != ".mp4":
@@ -200,6 +202,16 @@ def render_video(
     if not 1 <= passes <= MAX_PASSES:
         raise ScreenError(f"passes must be 1..{MAX_PASSES}, got {passes}")
     distractors = tuple(dict.fromkeys(distractors))  # once each, in the order given
+    if camera_motion != "none":
+        if passes != 1:
+            raise ScreenError("a moving camera films one pass: use --passes 1 with --camera-motion")
+        from .handheld import check_camera_motion, render_moving_video
+
+        out_mp4.parent.mkdir(parents=True, exist_ok=True)
+        return render_moving_video(
+            out_mp4, params, camera_motion=check_camera_motion(camera_motion), fps=fps,
+            seconds=seconds, size=size, view=view, distractors=distractors, progress=progress,
+        )  # fmt: skip
     times = frame_times(fps, seconds)
     stage = make_stage(params.scene, view, size, params.body.height_m)
     people = _people(params, stage, times, distractors, passes)
