@@ -3,13 +3,16 @@
 `auto` takes the first model of its list whose weights are found (explicit path,
 environment variable, `weights/`, the bundled files, user cache; checksum
 checked): for the segmenter PP-HumanSeg V2 Mobile, else V2 Lite, else the
-bundled V1 Lite, so a fresh install segments with a trained network; for the
-detector YOLO11n, else that same PP-HumanSeg run over the whole frame
-(`humanseg`), so a fresh install also finds people with a trained network, and
-with a moving camera.  Only when none is found, or none can run here (Paddle
-missing or failing), does it fall back to the weight-free stage, with a warning
-on stderr and a quality flag in the result, since background subtraction needs a
-fixed camera and gives rougher silhouettes.
+bundled V1 Lite, so a fresh install segments with a trained network.  For the
+detector: YOLO11n; without its weights, background subtraction for a fixed
+camera (on the shipped front-view examples it kept 92-93% of the walker's frames
+where the whole-frame PP-HumanSeg kept 14-20%: at 192 px it takes the corridor's
+floor for a person), and for a moving camera, measured in pass 1, that same
+PP-HumanSeg run over the whole frame (`humanseg`: 95-100% of the walker's frames
+on panning and shaking phantoms, where background subtraction kept 0-25%).  Only
+when no segmenter is found, or none can run here (Paddle missing or failing),
+does a stage fall back to the weight-free one, with a warning on stderr and a
+quality flag in the result.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ WEIGHT_FREE = "background"
 WHOLE_FRAME = "humanseg"  #: detector: the best PP-HumanSeg found, run over the whole frame
 #: What `auto` tries, in order (the first whose files are found runs).
 AUTO_SEGMENTERS = ("pp-humanseg-v2-mobile", "pp-humanseg-v2-lite", "pp-humanseg-v1-lite")
-AUTO_DETECTORS = ("yolo11n", WHOLE_FRAME)
+AUTO_DETECTORS = ("yolo11n",)
+#: The offline detector for a moving camera (see the module's docstring).
+MOVING_CAMERA_DETECTORS = (WHOLE_FRAME,)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class StageChoice:
     backend: str
     model: dict | None = None  #: path, sha256, checksum state of the weights used
     flags: tuple[str, ...] = field(default=())
+    #: background subtraction chosen by `auto` for a camera believed fixed: pass 1 switches to
+    #: `MOVING_CAMERA_DETECTORS` if it measures the camera moving
+    fixed_camera: bool = False
 
 
 Background = Callable[[], Scene]  # estimates (once) the empty scene on demand
@@ -125,8 +133,13 @@ def _build(
     auto_names: tuple[str, ...],
     weight_free: Callable[[], object],
     explicit_file: bool,
+    offline: Callable[[], Stage] | None = None,
 ) -> Stage:
-    """The stage `name` asks for; for `auto` the first of `auto_names` found that can run here."""
+    """The stage `name` asks for; for `auto` the first of `auto_names` found that can run here.
+
+    `offline`: what `auto` runs when none of `auto_names` is found (default: the
+    weight-free stage as a fallback, with a warning and a flag).
+    """
     if name == WEIGHT_FREE:
         return weight_free(), StageChoice(WEIGHT_FREE)
     if name != AUTO or explicit_file:  # a model or file the user named: an error, not a fallback
@@ -141,6 +154,9 @@ def _build(
         except (ImportError, OSError, RuntimeError) as error:  # the runtime cannot run it here
             log.warning("%s: %s cannot run here (%s)", kind, chosen, error)
             cannot_run = True
+    if offline is not None and not cannot_run:
+        log.debug("%s: %s", kind, first_missing)
+        return offline()
     log.warning(
         "%s: %s; using the weight-free background-subtraction %s instead (fixed camera "
         "only, rougher silhouettes)", kind,
@@ -156,13 +172,19 @@ def _known(kind: str, name: str, names: list[str]) -> None:
 
 
 def build_detector(
-    settings: DetectorSettings, threads: int, background: Background, loaded: Loaded | None = None
+    settings: DetectorSettings,
+    threads: int,
+    background: Background,
+    loaded: Loaded | None = None,
+    moving_camera: bool = False,
 ) -> tuple[Detector, StageChoice]:
     """The detector `settings.model` names: 'auto', a YOLO model, 'humanseg' or 'background'.
 
-    Auto: YOLO11n if its weights are found, else the whole-frame PP-HumanSeg detector (the
-    bundled V1 Lite at least), else background subtraction; an explicit weights file means
-    YOLO11n.  `loaded`: predictors to share with the segmenter.
+    Auto: YOLO11n if its weights are found; else background subtraction for a camera
+    believed fixed (`fixed_camera` in the choice), or with `moving_camera` the
+    whole-frame PP-HumanSeg detector, falling back to background subtraction (flagged)
+    if none can run.  An explicit weights file means YOLO11n.  `loaded`: predictors to
+    share with the segmenter.
     """
     loaded = {} if loaded is None else loaded
     _known("detector", settings.model, [*DETECTORS, WHOLE_FRAME])
@@ -174,7 +196,16 @@ def build_detector(
 
     weight_free = lambda: BackgroundDetector(background())  # noqa: E731
     explicit = settings.weights is not None
-    return _build("detector", settings.model, named, AUTO_DETECTORS, weight_free, explicit)  # type: ignore[return-value]
+    if moving_camera:
+        auto = AUTO_DETECTORS + MOVING_CAMERA_DETECTORS
+        return _build("detector", settings.model, named, auto, weight_free, explicit)  # type: ignore[return-value]
+
+    def fixed() -> Stage:
+        return weight_free(), StageChoice(WEIGHT_FREE, fixed_camera=True)
+
+    return _build(  # type: ignore[return-value]
+        "detector", settings.model, named, AUTO_DETECTORS, weight_free, explicit, fixed
+    )
 
 
 def build_segmenter(

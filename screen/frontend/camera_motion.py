@@ -31,25 +31,30 @@ MAX_CORNERS = 300
 MIN_INLIERS = 12  #: fewer background points than this (a blank wall, a blur): not measured
 
 
-def background_shift(previous: np.ndarray, points: np.ndarray | None, gray: np.ndarray) -> float:
-    """Median displacement (px) of the background's `points` from `previous` to `gray`.
+UNMEASURED = np.array([np.nan, np.nan])
+
+
+def background_shift(
+    previous: np.ndarray, points: np.ndarray | None, gray: np.ndarray
+) -> np.ndarray:
+    """Median displacement [dx, dy] (px) of the background's `points` from `previous` to `gray`.
 
     NaN where it cannot be measured: too few corners, tracked or agreeing on one motion.
     """
     if points is None or len(points) < MIN_INLIERS:
-        return float("nan")
+        return UNMEASURED
     moved, status, _ = cv2.calcOpticalFlowPyrLK(
         previous, gray, points, None, winSize=(21, 21), maxLevel=3
     )
     good = status.reshape(-1) == 1
     if good.sum() < MIN_INLIERS:
-        return float("nan")
+        return UNMEASURED
     source, target = points[good].reshape(-1, 2), moved[good].reshape(-1, 2)
     homography, inliers = cv2.findHomography(source, target, cv2.RANSAC, 1.5)
     if homography is None or inliers is None or inliers.sum() < MIN_INLIERS:
-        return float("nan")
+        return UNMEASURED
     kept = inliers.reshape(-1).astype(bool)
-    return float(np.median(np.linalg.norm(target[kept] - source[kept], axis=1)))
+    return np.median(target[kept] - source[kept], axis=0)
 
 
 @dataclass
@@ -58,6 +63,9 @@ class CameraMotion:
 
     displacement: list[float] = field(default_factory=list)  #: frame px per frame, NaN: unmeasured
     height: int = 0  #: frame height, to judge displacement against
+    #: frame index -> the background's total shift [dx, dy] since the first frame (frame px):
+    #: subtracted from a box, it says where the person is in the scene, not in the picture
+    path: dict[int, np.ndarray] = field(default_factory=dict)
     _previous: np.ndarray | None = field(default=None, repr=False)
     _points: np.ndarray | None = field(default=None, repr=False)
 
@@ -73,9 +81,13 @@ class CameraMotion:
             grow = 0.1 * (x2 - x1)  # a swinging arm just outside the box
             left, right = int((x1 - grow) * scale), int(np.ceil((x2 + grow) * scale))
             background[max(0, int(y1 * scale)) : int(np.ceil(y2 * scale)), max(0, left) : right] = 0
+        total = self.path[max(self.path)] if self.path else np.zeros(2)
         if self._previous is not None:
-            shift = background_shift(self._previous, self._points, gray)
-            self.displacement.append(shift / scale)
+            shift = background_shift(self._previous, self._points, gray) / scale
+            self.displacement.append(float(np.hypot(*shift)))
+            if np.all(np.isfinite(shift)):  # an unmeasured frame: assume the camera stood still
+                total = total + shift
+        self.path[frame.index] = total
         self.height = frame.image.shape[0]
         self._previous = gray
         self._points = cv2.goodFeaturesToTrack(

@@ -14,6 +14,7 @@ detector runs on every other frame (`detect_every`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -40,6 +41,8 @@ from .passes import Silhouette, segment_participant, track_people
 from .segment import Segmenter
 from .track import ByteTracker
 from .video import FrameSource, VideoInfo
+
+log = logging.getLogger(__name__)
 
 EMPTY_MASK_SHARE = 0.2  #: more empty masks than this share of participant frames is flagged
 AUTO_DETECT_EVERY = 0
@@ -166,13 +169,14 @@ class Frontend:
         """[stage, copies...] and the choice, for 'detector' or 'segmenter'."""
         if kind in self._kept:
             return self._kept[kind]
-        given = self._given[kind]
+        given = self._given.get(kind)
         if given is not None:
             stage, choice = given
-        elif kind == "detector":
+        elif kind in ("detector", "moving_camera_detector"):
             stage, choice = build_detector(
-                self.settings.detector, self.threads, background, self._loaded
-            )
+                self.settings.detector, self.threads, background, self._loaded,
+                moving_camera=kind == "moving_camera_detector",
+            )  # fmt: skip
         else:
             stage, choice = build_segmenter(
                 self.settings.segmenter, self.threads, background, self._loaded
@@ -239,17 +243,26 @@ class Frontend:
                 rotation_source = "auto"
                 cached.clear()  # (empty: a network segmenter turned it) never the old frames
 
-        detectors, detector_choice = self._stage("detector", background)
-        every = detection_stride(settings.detector.every, detector_choice)
-        tracker_settings = replace(
-            settings.tracker, track_buffer=max(1, settings.tracker.track_buffer // every)
-        )  # the tracker counts the frames it sees
-        camera = CameraMotion()
-        history = track_people(
-            source, detectors[0], ByteTracker(tracker_settings), clock,
-            _frame_progress(on_progress, "finding people", source),
-            copies=detectors[1:], detect_every=every, overlap=overlap, camera=camera,
-        )  # fmt: skip
+        def find_people(kind: str) -> tuple:
+            detectors, detector_choice = self._stage(kind, background)
+            every = detection_stride(settings.detector.every, detector_choice)
+            tracker_settings = replace(
+                settings.tracker, track_buffer=max(1, settings.tracker.track_buffer // every)
+            )  # the tracker counts the frames it sees
+            camera = CameraMotion()
+            history = track_people(
+                source, detectors[0], ByteTracker(tracker_settings), clock,
+                _frame_progress(on_progress, "finding people", source),
+                copies=detectors[1:], detect_every=every, overlap=overlap, camera=camera,
+            )  # fmt: skip
+            return history, camera, detector_choice, every
+
+        history, camera, detector_choice, every = find_people("detector")
+        if detector_choice.fixed_camera and camera.moving:
+            # Background subtraction was chosen for a fixed camera; this one moves: find
+            # people again with a network that looks at each frame on its own.
+            log.debug("%s: the camera moves; finding people again", video_path)
+            history, camera, detector_choice, every = find_people("moving_camera_detector")
         choice = select_participant(history)
         segmenters, segmenter_choice = segmenter_stage or self._stage("segmenter", background)
         silhouettes: list[Silhouette] = []
@@ -269,7 +282,9 @@ class Frontend:
             flags.append(CAMERA_MOVING)
         if source.info.source_fps and source.info.source_fps < 0.9 * video.fps:
             flags.append("low_frame_rate")
-        if cached and unreliable_share(cached["scene"], list(choice.boxes.values())) > 0.25:
+        weight_free = WEIGHT_FREE in (detector_choice.backend, segmenter_choice.backend)
+        boxes = list(choice.boxes.values())
+        if weight_free and cached and unreliable_share(cached["scene"], boxes) > 0.25:
             flags.append("background_uncertain")  # weight-free stages saw no clear background there
         if orientation is not None and orientation.left_sideways:
             flags.append("sideways_video")  # people seem to lie sideways; see rotation_reason

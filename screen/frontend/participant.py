@@ -28,6 +28,8 @@ class TrackHistory:
     size: tuple[int, int] | None = None  #: frame width, height (to tell boxes cut by the edge)
     timestamps: dict[int, float] = field(default_factory=dict)  #: frame index -> seconds
     boxes: dict[int, dict[int, np.ndarray]] = field(default_factory=dict)  #: id -> index -> xyxy
+    #: a moving camera's background shift per frame (camera_motion.py), empty for a fixed one
+    camera_path: dict[int, np.ndarray] = field(default_factory=dict)
 
     def add(self, index: int, timestamp: float, tracked: Detections) -> None:
         self.frames += 1
@@ -86,10 +88,20 @@ class ParticipantChoice:
         return self.boxes.get(index)
 
 
-def _summarise(track_id: int, ids: tuple[int, ...], boxes: dict[int, np.ndarray]) -> TrackSummary:
+def _summarise(
+    track_id: int,
+    ids: tuple[int, ...],
+    boxes: dict[int, np.ndarray],
+    camera_path: dict[int, np.ndarray] | None = None,
+) -> TrackSummary:
+    """How a track moved; with a moving camera's `camera_path`, in the scene: a phone that
+    follows the walker keeps them still in the picture while the background slides by."""
     xyxy = np.array([boxes[i] for i in sorted(boxes)], np.float64)  # [n, 4]
     heights = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1.0)
     centres = (xyxy[:, :2] + xyxy[:, 2:]) / 2  # [n, 2]
+    if camera_path:
+        zero = np.zeros(2)
+        centres = centres - np.array([camera_path.get(i, zero) for i in sorted(boxes)])
     median_height = float(np.median(heights))
     low, high = np.percentile(centres, [5, 95], axis=0)
     travel = float(np.hypot(*(high - low)) / median_height)
@@ -208,7 +220,7 @@ def _join_returns(
         return chosen, ()
     ids = sorted(chosen.ids + tuple(i for s in joined for i in s.ids), key=_first_seen(history))
     boxes[chosen.track_id] = union
-    return _summarise(chosen.track_id, tuple(ids), union), tuple(joined)
+    return _summarise(chosen.track_id, tuple(ids), union, history.camera_path), tuple(joined)
 
 
 def _first_seen(history: TrackHistory):
@@ -253,7 +265,7 @@ def select_participant(
     chains = _stitch(history, settings.stitch_gap)
     boxes = {head: chain for head, (_, chain) in chains.items()}
     summaries = [
-        _summarise(head, ids, chain)
+        _summarise(head, ids, chain, history.camera_path)
         for head, (ids, chain) in chains.items()
         if len(chain) >= settings.min_frames
     ]

@@ -131,6 +131,8 @@ def track_people(
                 clock.add("camera_motion", started)
             if on_frame:
                 on_frame(frame.index)
+    if camera is not None and camera.moving:  # walking is judged in the scene, not the picture
+        history.camera_path = camera.path
     empty = Detections.from_arrays(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
     for index, stamp in skipped:  # after the last detection: nothing to interpolate towards
         history.add(index, stamp, empty)

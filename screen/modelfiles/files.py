@@ -296,7 +296,7 @@ def candidate_paths(spec: ModelSpec, explicit: str | Path | None = None) -> list
         candidates.append((Path(os.environ[spec.env_var]), "environment"))
     candidates.append((project_weights_dir() / spec.primary.name, "project"))
     bundled = bundled_weights_dir()
-    if bundled is not None:
+    if bundled is not None and bundled != project_weights_dir():  # a checkout: the same folder
         candidates.append((bundled / spec.primary.name, "bundled"))
     candidates.append((user_cache_dir() / spec.primary.name, "cache"))
     return candidates
