@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,14 +146,39 @@ class Outcome:
     error: str | None
     seconds: float
     strip: str = ""
+    warnings: tuple[str, ...] = ()  #: the worker's log warnings, for the driver to show once
+
+
+class _KeptWarnings(logging.Handler):
+    """A worker's warnings (e.g. a missing model file), held for the driver: printed by
+    each worker they would repeat once per worker; the driver shows each once per run."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+    def take(self) -> tuple[str, ...]:
+        taken, self.messages = tuple(self.messages), []
+        return taken
 
 
 # Each worker process builds its screening function once (models loaded once per worker).
 _worker_screen: VideoScreener | None = None
+_worker_warnings: _KeptWarnings | None = None
 
 
-def _init_worker(factory: Callable[[], VideoScreener], threads: int) -> None:
-    global _worker_screen
+def _init_worker(
+    factory: Callable[[], VideoScreener], threads: int, keep_warnings: bool = True
+) -> None:
+    global _worker_screen, _worker_warnings
+    if keep_warnings:
+        _worker_warnings = _KeptWarnings()
+        package = logging.getLogger("screen")
+        package.addHandler(_worker_warnings)
+        package.propagate = False
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ[CPU_SHARE_VARIABLE] = str(threads)  # read by cpu_budget
     import torch
@@ -168,14 +194,17 @@ def _run_one(job: tuple[Path, str]) -> Outcome:
     started = time.perf_counter()
     try:
         result, strip = _worker_screen(video)
-        return Outcome(relative, result, None, time.perf_counter() - started, strip)
+        outcome = Outcome(relative, result, None, time.perf_counter() - started, strip)
     except ScreenError as error:
-        return Outcome(relative, None, str(error), time.perf_counter() - started)
+        outcome = Outcome(relative, None, str(error), time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001 - one bad video must never stop the batch
         reason = (
             f"unexpected {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         )
-        return Outcome(relative, None, reason, time.perf_counter() - started)
+        outcome = Outcome(relative, None, reason, time.perf_counter() - started)
+    if _worker_warnings is not None:
+        outcome = replace(outcome, warnings=_worker_warnings.take())
+    return outcome
 
 
 def run_jobs(
@@ -187,8 +216,8 @@ def run_jobs(
     if not jobs:
         return
     threads = max(1, available_cores() // max(1, workers))
-    if workers <= 1:
-        _init_worker(factory, threads)
+    if workers <= 1:  # in this process: its warnings print as they come, once
+        _init_worker(factory, threads, keep_warnings=False)
         for job in jobs:
             yield _run_one(job)
         return
@@ -284,7 +313,13 @@ def run_batch(
         report = on_progress or (lambda task, done, total: None)
         done = len(relative) - len(jobs)
         report("screening", done, len(relative))
+        shown: set[str] = set()
         for outcome in run_jobs(jobs, factory, workers):
+            for message in outcome.warnings:
+                if message not in shown:  # once per run, not once per worker
+                    shown.add(message)
+                    name, text = message.split(": ", 1)
+                    logging.getLogger(name).warning("%s", text)  # as the worker would have
             state.record(
                 outcome.path, outcome.result, outcome.error, outcome.seconds, outcome.strip
             )

@@ -263,3 +263,21 @@ def test_a_bad_class_order_is_one_line(videos, capsys):
     assert code != 0 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert "class_order must be one of current, legacy" in err
+
+
+def test_a_missing_model_is_warned_once_per_batch_not_once_per_worker(
+    videos, weights, tmp_path, capfd, monkeypatch
+):
+    # Specs whose PP-HumanSeg folders exist nowhere: every worker falls back and warns.
+    models = tmp_path / "models"
+    models.mkdir()
+    for spec in (Path(__file__).resolve().parents[1] / "models").glob("*.toml"):
+        text = spec.read_text().replace("_192x192_inference_model_with_softmax", "_nowhere")
+        (models / spec.name).write_text(text)
+    monkeypatch.setenv("SCREEN_MODELS_DIR", str(models))
+    folder = _batch_folder(tmp_path, videos, copies=2)
+    code = main(["batch", str(folder), "--out", str(tmp_path / "out"), "--workers", "2",
+                 "--weights", str(weights), "--detector", "background"])  # fmt: skip
+    assert code == 0
+    err = capfd.readouterr().err
+    assert err.count("segmenter: model 'pp-humanseg-v2-mobile' needs") == 1
