@@ -89,7 +89,9 @@ def test_the_default_detector_keeps_the_walker_whatever_the_camera(
 ):
     video = phantoms[motion]
     result = default_frontend.extract(video)
-    assert result.detector.backend == "humanseg"  # a trained network: no fallback, no flag
+    # No YOLO: background subtraction for a fixed camera (it follows front-view walkers that
+    # the whole-frame network loses), the whole-frame network once pass 1 sees the camera move.
+    assert result.detector.backend == ("background" if motion == "none" else "humanseg")
     assert result.detect_every == 1  # boxes interpolated between frames lag a shaking camera
     assert not any(flag.endswith("fallback_weight_free") for flag in result.flags)
     truth = _truth(video)

@@ -90,16 +90,16 @@ def phantom(tmp_path_factory) -> Path:
 def test_a_fresh_install_finds_and_segments_people_with_the_bundled_network(
     phantom, no_weights_anywhere, caplog
 ):
-    # No download anywhere: auto still finds the bundled PP-HumanSegV1-Lite, checksum pinned,
-    # and runs it twice: over the whole frame to find people, on the walker's crop to segment.
+    # No download anywhere: auto segments with the bundled PP-HumanSegV1-Lite (checksum
+    # pinned) and, the camera being fixed, finds people by background subtraction: a choice
+    # made by measurement, not a fallback, so nothing to warn about and no flag.
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
         result = extract_silhouettes(phantom, Settings.of())
-    assert result.detector.backend == "humanseg"
-    assert result.detector.model["name"] == "pp-humanseg-v1-lite"
+    assert result.detector.backend == "background" and result.detector.fixed_camera
     assert result.segmenter.backend == "pp-humanseg-v1-lite"
-    assert result.detector.model["checksum"] == result.segmenter.model["checksum"] == "verified"
+    assert result.segmenter.model["checksum"] == "verified"
     assert not any(flag.endswith("fallback_weight_free") for flag in result.flags)
-    assert caplog.text == ""  # a trained network running is no fallback: nothing to warn about
+    assert caplog.text == ""
     assert result.detect_every == 1
     assert len(result.silhouettes) >= 54  # of 60 frames
 
@@ -108,7 +108,10 @@ def test_the_whole_frame_detector_shares_the_segmenters_predictor(no_weights_any
     from screen.frontend.backends import build_detector, build_segmenter
 
     loaded: dict = {}
-    detector, _ = build_detector(Settings.of().detector, 1, lambda: None, loaded)
+    detector, choice = build_detector(
+        Settings.of().detector, 1, lambda: None, loaded, moving_camera=True
+    )
+    assert choice.backend == "humanseg" and choice.model["name"] == "pp-humanseg-v1-lite"
     segmenter, _ = build_segmenter(Settings.of(mask_threshold=0.7).segmenter, 1, None, loaded)
     assert detector.segmenter._predictor is segmenter._predictor  # loaded once
     assert (detector.segmenter.threshold, segmenter.threshold) == (0.5, 0.7)
@@ -122,9 +125,8 @@ def test_auto_falls_back_to_weight_free_with_a_warning_and_flags(
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
         result = extract_silhouettes(video, Settings.of())
     assert result.detector.backend == result.segmenter.backend == "background"
-    assert "detector_fallback_weight_free" in result.flags
+    assert "detector_fallback_weight_free" not in result.flags  # chosen: the camera is fixed
     assert "segmenter_fallback_weight_free" in result.flags
-    assert "screen weights download yolo11n" in caplog.text
     assert "screen weights download pp-humanseg-v2-mobile" in caplog.text
     assert len(result.silhouettes) >= 70
 
@@ -141,11 +143,9 @@ def test_paddle_that_cannot_run_falls_back_with_the_reason(
         result = extract_silhouettes(scene[0], Settings.of(detector=detector))
     assert result.segmenter.backend == result.detector.backend == "background"
     assert "segmenter_fallback_weight_free" in result.flags
-    assert ("detector_fallback_weight_free" in result.flags) == (detector == "auto")
+    assert "detector_fallback_weight_free" not in result.flags  # a fixed camera: chosen
     assert "pp-humanseg-v2-mobile" not in caplog.text  # it was the bundled V1 Lite that failed
     assert "segmenter: pp-humanseg-v1-lite cannot run here (no usable CPU kernels)" in caplog.text
-    if detector == "auto":  # no YOLO weights, and the whole-frame PP-HumanSeg cannot run
-        assert "detector: humanseg cannot run here (no usable CPU kernels)" in caplog.text
 
 
 def test_a_named_humanseg_detector_without_any_model_is_an_error(

@@ -80,6 +80,7 @@ VIDEO_KEYS = {
             "decode",
             "detect",
             "track",
+            "camera_motion",
             "decode_again",
             "segment",
         ],

@@ -31,16 +31,15 @@ MAX_CORNERS = 300
 MIN_INLIERS = 12  #: fewer background points than this (a blank wall, a blur): not measured
 
 
-UNMEASURED = np.array([np.nan, np.nan])
+UNMEASURED = np.zeros((0, 2))
 
 
 def background_shift(
     previous: np.ndarray, points: np.ndarray | None, gray: np.ndarray
 ) -> np.ndarray:
-    """Median displacement [dx, dy] (px) of the background's `points` from `previous` to `gray`.
-
-    NaN where it cannot be measured: too few corners, tracked or agreeing on one motion.
-    """
+    """Displacements [n, 2] (px) of the background's `points` from `previous` to `gray`: the
+    RANSAC inliers of one homography.  Empty where it cannot be measured: too few corners,
+    tracked or agreeing on one motion."""
     if points is None or len(points) < MIN_INLIERS:
         return UNMEASURED
     moved, status, _ = cv2.calcOpticalFlowPyrLK(
@@ -54,7 +53,7 @@ def background_shift(
     if homography is None or inliers is None or inliers.sum() < MIN_INLIERS:
         return UNMEASURED
     kept = inliers.reshape(-1).astype(bool)
-    return np.median(target[kept] - source[kept], axis=0)
+    return target[kept] - source[kept]
 
 
 @dataclass
@@ -83,10 +82,12 @@ class CameraMotion:
             background[max(0, int(y1 * scale)) : int(np.ceil(y2 * scale)), max(0, left) : right] = 0
         total = self.path[max(self.path)] if self.path else np.zeros(2)
         if self._previous is not None:
-            shift = background_shift(self._previous, self._points, gray) / scale
-            self.displacement.append(float(np.hypot(*shift)))
-            if np.all(np.isfinite(shift)):  # an unmeasured frame: assume the camera stood still
-                total = total + shift
+            moved = background_shift(self._previous, self._points, gray) / scale
+            if len(moved):  # the median length says how much; the median vector, where to
+                self.displacement.append(float(np.median(np.linalg.norm(moved, axis=1))))
+                total = total + np.median(moved, axis=0)
+            else:  # unmeasured: the path assumes the camera stood still
+                self.displacement.append(float("nan"))
         self.path[frame.index] = total
         self.height = frame.image.shape[0]
         self._previous = gray
