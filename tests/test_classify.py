@@ -34,6 +34,7 @@ def classifier() -> Classifier:
     return random_classifier(seed=3)
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_clip_probabilities_equal_a_direct_forward_of_each_clip(classifier):
     stored = sequence(60)
     prediction = classifier.predict(stored)

@@ -191,6 +191,7 @@ def paddle3_specs(tmp_path, monkeypatch):
     monkeypatch.setenv("SCREEN_MODELS_DIR", str(folder))
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
     scene, tmp_path_factory, paddle3_specs, no_network
 ):
@@ -213,6 +214,7 @@ def test_yolo_and_pp_humanseg_run_end_to_end_on_random_weights_offline(
         assert silhouette.mask.mask.dtype == np.uint8
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_real_multi_person_footage_is_tracked(shared_data):
     options = Settings.of(detector="background", segmenter="background", fps=10.0, max_side=384)
     result = extract_silhouettes(shared_data / "pets2009_vtest.avi", options)

@@ -84,6 +84,7 @@ def test_weight_free_silhouettes_match_phantom_masks(side_view):
     _assert_weight_free_silhouettes_match(*side_view)
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_weight_free_stages_on_720p_work_shrunk_and_answer_in_frame_pixels(tmp_path):
     # 1280x720 is shrunk to WORK_SIDE for background subtraction; boxes and masks must still
     # land on the walker in full-size frame coordinates.

@@ -240,6 +240,7 @@ def test_a_sideways_video_gives_the_silhouettes_of_the_upright_one(
     assert upright.video.rotation == 0
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_the_result_and_the_overlay_carry_the_rotation_applied(turned, v1_lite, tmp_path):
     sideways = turned("phantom_negative", 90)  # a 360x640 portrait walk stored as 640x360
     out, overlay = tmp_path / "result.json", tmp_path / "check.mp4"

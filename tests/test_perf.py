@@ -88,6 +88,7 @@ def test_threads_batches_and_prefetch_give_identical_silhouettes(video, humanseg
     assert fast.result.pipeline.workers == 2
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_default_fast_path_keeps_the_verdict_and_probabilities(video, humanseg, reference):
     fast = screener(humanseg, workers=2).screen(video)  # the defaults, precision auto
     assert fast.result.pipeline.precision == ("bf16" if bf16_supported() else "fp32")

@@ -114,6 +114,7 @@ def test_unreadable_video_is_one_line_and_non_zero(tmp_path, weights, capsys, co
     assert len(err.strip().splitlines()) == 1 and expected in err.lower(), err
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_settings_come_from_a_config_file_and_the_cli_wins(videos, weights, tmp_path, capsys):
     config = tmp_path / "screen.toml"
     config.write_text(
@@ -265,6 +266,7 @@ def test_a_bad_class_order_is_one_line(videos, capsys):
     assert "class_order must be one of current, legacy" in err
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_a_missing_model_is_warned_once_per_batch_not_once_per_worker(
     videos, weights, tmp_path, capfd, monkeypatch
 ):

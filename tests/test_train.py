@@ -168,6 +168,7 @@ def two_walkers(tmp_path) -> SilhouetteDataset:
     return SilhouetteDataset.open(tmp_path / "two", partition, Split.TRAIN)
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_the_loss_falls_and_training_accuracy_rises(two_walkers, tmp_path):
     # A 2x2 batch is far below the paper's 8x8: its lr is scaled down to stay stable.
     config = TrainingSettings(

@@ -346,6 +346,7 @@ def test_a_tampered_classifier_in_weights_is_refused_by_load_classifier(places):
 # --- importing OpenGait checkpoints --------------------------------------------
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_import_with_either_class_order_gives_the_same_named_probabilities(tmp_path):
     model = trained_looking_model()
     save_opengait(tmp_path / "legacy.pt", model)
