@@ -83,7 +83,7 @@ def default_frontend() -> Frontend:
     return Frontend(Settings.of(overlap=False))
 
 
-@pytest.mark.parametrize("motion", ["none", "pan", "shake"])
+@pytest.mark.parametrize("motion", [pytest.param("none", marks=pytest.mark.slow), "pan", "shake"])
 def test_the_default_detector_keeps_the_walker_whatever_the_camera(
     phantoms, default_frontend, motion
 ):
@@ -132,6 +132,7 @@ def _pets_clip(shared_data: Path, folder: Path, pan: bool, frames: int = 45) -> 
     return path
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_real_footage_panned_is_flagged_and_its_people_still_found(
     shared_data, tmp_path, default_frontend
 ):

@@ -79,6 +79,7 @@ def test_a_data_parallel_checkpoint_gives_the_same_verdict_as_a_plain_one(tmp_pa
         assert parallel.probabilities[label] == pytest.approx(plain.probabilities[label], abs=1e-6)
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_legacy_order_and_permuted_current_order_give_the_same_named_probabilities(tmp_path):
     model = trained_looking_model()
     save_opengait(tmp_path / "legacy.pt", model)

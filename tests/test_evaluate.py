@@ -164,6 +164,7 @@ def test_screen_evaluate_writes_json_plot_and_a_readable_table(
     assert (tmp_path / "cm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_screen_evaluate_json_to_stdout_is_only_json(toy_test_split, weights, capsys):
     arguments = ["evaluate", str(toy_test_split.root), "--partition"]
     arguments += [str(toy_test_split.partition.path), "--weights", str(weights)]

@@ -13,7 +13,13 @@ from screen.settings import Settings
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("name", ["phantom_positive", "phantom_negative", "phantom_neutral"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "phantom_positive",
+        *(pytest.param(n, marks=pytest.mark.slow) for n in ("phantom_negative", "phantom_neutral")),
+    ],
+)
 def test_the_walker_is_followed_for_most_of_the_video(name):
     truth = json.loads((EXAMPLES / f"{name}.json").read_text())
     settings = Settings.of(detector="background", segmenter="background")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import screen
 from screen import Screener, Settings, extract_silhouettes, screen_video
 
@@ -18,6 +20,7 @@ def test_screen_video_returns_a_typed_result_that_says_it_is_not_clinical():
     assert result.pipeline.detector.backend == "background"
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_the_facade_exports_the_documented_names():
     assert set(screen.__all__) >= {"screen_video", "Screener", "extract_silhouettes"}
     assert Screener.__module__ == "screen.pipeline"

@@ -38,7 +38,10 @@ def phantom(folder, seed: int, view: str = "side", size: tuple[int, int] = (640,
     return video, truth["boxes"], masks
 
 
-@pytest.fixture(scope="module", params=[1, 2, 3])
+@pytest.fixture(
+    scope="module",
+    params=[1, pytest.param(2, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow)],
+)
 def side_view(request, tmp_path_factory):
     return phantom(tmp_path_factory.mktemp("phantom"), request.param)
 
@@ -105,6 +108,7 @@ def _assert_weight_free_silhouettes_match(video, boxes, masks):
     assert np.mean(right) >= 0.9
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_walking_to_and_from_the_camera_is_flagged_for_weight_free_stages(tmp_path):
     # along one line the far end is never seen empty: background subtraction cannot work there
     video, _, _ = phantom(tmp_path, 1, view="front")

@@ -220,7 +220,10 @@ def network_settings(v1_lite) -> Settings:
     )
 
 
-@pytest.mark.parametrize(("name", "rotation"), [("pets", 90), ("phantom_negative", 270)])
+@pytest.mark.parametrize(
+    ("name", "rotation"),
+    [pytest.param("pets", 90, marks=pytest.mark.slow), ("phantom_negative", 270)],
+)
 def test_a_sideways_video_gives_the_silhouettes_of_the_upright_one(
     name, rotation, turned, network_settings
 ):

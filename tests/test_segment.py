@@ -69,7 +69,7 @@ def test_humanseg_threshold_is_configurable(oracle):
     assert strict.area == 0
 
 
-@pytest.mark.parametrize("variant", ["mobile", "lite"])
+@pytest.mark.parametrize("variant", ["mobile", pytest.param("lite", marks=pytest.mark.slow)])
 def test_random_weight_pp_humanseg_v2_runs_with_one_predictor(
     tmp_path_factory, monkeypatch, variant
 ):
