@@ -42,10 +42,12 @@ test: setup
 test-all: setup
 	$(PY) -m pytest -q -m ''
 
-# Screen a shipped phantom example (a positive walker with a clinician standing by), then
-# classify its ground-truth silhouettes: what the model says when segmentation is perfect.
+# Screen the three shipped phantom examples (positive with a clinician standing by, negative
+# with a passer-by, neutral), then classify the positive walker's ground-truth silhouettes:
+# what the model says when segmentation is perfect.
 demo: setup
-	$(VENV)/bin/screen examples/phantom_positive.mp4
+	for label in positive negative neutral; do \
+		$(VENV)/bin/screen examples/phantom_$$label.mp4 || exit 1; done
 	$(VENV)/bin/screen classify examples/phantom_positive.masks.npz
 
 # The phantom walker videos in examples/ (deterministic: same bytes on every run).
