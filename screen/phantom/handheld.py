@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..errors import FileProblem, ScreenError
-from .camera import VIEW_NAMES, Camera, make_stage
+from .camera import Camera, make_stage
 from .params import WalkerParams
 from .raster import SUBPIXEL_BITS, Figure
 from .render import frame_times
@@ -178,7 +178,7 @@ def render_moving_video(
 ) -> Path:
     """`render_video` with a moving camera (see the module note); the same outputs, plus the
     camera's per-frame turn in the truth's "camera_motion"."""
-    from .video import NOTE, MaskArchive, _box, _passerby_line, _people
+    from .video import MaskArchive, _box, _passerby_line, _people, truth_header
 
     times = frame_times(fps, seconds)
     stage = make_stage(params.scene, view, size, params.body.height_m)
@@ -243,18 +243,7 @@ def render_moving_video(
         masks.close()
 
     truth = {
-        "label": params.label.value,
-        "seed": params.seed,
-        "view": view,
-        "view_name": VIEW_NAMES[view],
-        "fps": fps,
-        "size": [width, height],
-        "frames": len(times),
-        "seconds": round(len(times) / fps, 3),
-        "video": out_mp4.name,
-        "masks": masks_path.name,
-        "note": NOTE,
-        "params": params.to_dict(),
+        **truth_header(params, view, fps, (width, height), len(times), out_mp4, masks_path),
         "camera": stage.camera.to_dict(),
         "camera_motion": {
             "kind": camera_motion,

@@ -172,6 +172,32 @@ def _people(
     return people
 
 
+def truth_header(
+    params: WalkerParams,
+    view: str,
+    fps: float,
+    size: tuple[int, int],
+    frames: int,
+    out_mp4: Path,
+    masks_path: Path,
+) -> dict:
+    """The first keys of a phantom video's ground-truth JSON, in their order."""
+    return {
+        "label": params.label.value,
+        "seed": params.seed,
+        "view": view,
+        "view_name": VIEW_NAMES[view],
+        "fps": fps,
+        "size": list(size),
+        "frames": frames,
+        "seconds": round(frames / fps, 3),
+        "video": out_mp4.name,
+        "masks": masks_path.name,
+        "note": NOTE,
+        "params": params.to_dict(),
+    }  # fmt: skip
+
+
 def render_video(
     out_mp4: str | Path,
     params: WalkerParams,
@@ -261,18 +287,7 @@ def render_video(
         masks.close()
 
     truth = {
-        "label": params.label.value,
-        "seed": params.seed,
-        "view": view,
-        "view_name": VIEW_NAMES[view],
-        "fps": fps,
-        "size": [width, height],
-        "frames": len(times),
-        "seconds": round(len(times) / fps, 3),
-        "video": out_mp4.name,
-        "masks": masks_path.name,
-        "note": NOTE,
-        "params": params.to_dict(),
+        **truth_header(params, view, fps, (width, height), len(times), out_mp4, masks_path),
         "camera": stage.camera.to_dict(),
         "distractors": [{"kind": p.kind, "params": p.params.to_dict()} for p in people[1:]],
         "boxes": boxes,
