@@ -5,21 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
+
 from ..progress import ProgressCallback
 from .common import err_console
 
 
 @contextmanager
-def progress_bars(quiet: bool) -> Iterator[ProgressCallback | None]:
-    """A callback drawing one transient rich bar per task on stderr (None when quiet)."""
+def progress_bars(
+    quiet: bool, columns: tuple = (), console: Console | None = None
+) -> Iterator[ProgressCallback | None]:
+    """A callback drawing one transient rich bar per task on stderr (None when quiet).
+
+    `columns`: rich progress columns (default: description, bar, done/total, elapsed);
+    `console`: where to draw (default: the CLI's stderr console).
+    """
     if quiet:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    columns = columns or (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console or err_console, transient=True) as progress:
         tasks: dict[str, int] = {}
 
         def update(task: str, done: int, total: int | None) -> None:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from .common import console, err_console, parse_class_order, write_json
+from .progress import progress_bars
 
 if TYPE_CHECKING:
     from ..modelfiles.files import ResolvedFile
     from ..modelfiles.specs import ModelSpec
-    from ..progress import ProgressCallback
 
 weights_app = typer.Typer(
     name="weights",
@@ -66,20 +64,14 @@ def _where(spec: ModelSpec, found: ResolvedFile) -> str:
     return str(found.path)
 
 
-@contextmanager
-def _download_bars() -> Iterator[ProgressCallback | None]:
+def _download_bars():
     """A transient bar in bytes per file on stderr; none in logs and pipes.
 
     Transient: the bar goes when done, and the caller prints what was installed where.
     """
-    if not err_console.is_terminal:
-        yield None
-        return
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        Progress,
-        TaskID,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -87,15 +79,7 @@ def _download_bars() -> Iterator[ProgressCallback | None]:
 
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
     columns += (TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def update(task: str, done: int, total: int | None) -> None:
-            if task not in tasks:
-                tasks[task] = progress.add_task(task, total=total)
-            progress.update(tasks[task], completed=done, total=total)
-
-        yield update
+    return progress_bars(not err_console.is_terminal, columns, err_console)
 
 
 @weights_app.command("list")
