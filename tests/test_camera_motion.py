@@ -83,7 +83,14 @@ def default_frontend() -> Frontend:
     return Frontend(Settings.of(overlap=False))
 
 
-@pytest.mark.parametrize("motion", [pytest.param("none", marks=pytest.mark.slow), "pan", "shake"])
+@pytest.mark.parametrize(
+    "motion",
+    [
+        pytest.param("none", marks=pytest.mark.slow),
+        pytest.param("pan", marks=pytest.mark.slow),
+        "shake",
+    ],
+)
 def test_the_default_detector_keeps_the_walker_whatever_the_camera(
     phantoms, default_frontend, motion
 ):

@@ -136,6 +136,7 @@ def test_both_protocols_match_the_classifier(toy_test_split, classifier, monkeyp
         assert matrix.sum() == 4 and matrix.sum(1).tolist() == [2, 1, 1]
 
 
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
 def test_one_protocol_only(toy_test_split, classifier):
     report = evaluation.evaluate(classifier, toy_test_split, [Protocol.CLIPS])
     assert list(report["protocols"]) == ["clips"] and "sequence" not in report["sequences"][0]
