@@ -124,6 +124,7 @@ def classifier_from_settings(settings: Settings) -> Classifier:
         device=chosen.device,
         precision=chosen.precision,
         clip_stride=chosen.clip_stride,
+        clip_sampling=chosen.clip_sampling,
     )
 
 
@@ -183,7 +184,7 @@ class Screener:
                     stop_frame=kept[clip.stop - 1].index + 1,
                     start_time=round(kept[clip.start].timestamp, 3),
                     stop_time=round(kept[clip.stop - 1].timestamp, 3),
-                    silhouettes=clip.stop - clip.start,
+                    silhouettes=clip.frames,
                     probabilities=Probabilities.of(clip.probabilities),
                 )
                 for clip in prediction.clips
@@ -242,6 +243,7 @@ class Screener:
                                   frontend.rotation_reason),
             fps=settings.video.fps,
             clip_length=self.classifier.clip_length,
+            clip_sampling=self.classifier.clip_sampling,
             clip_stride=self.classifier.clip_stride,
             precision=self.classifier.precision,
             detect_every=frontend.detect_every,

@@ -23,7 +23,10 @@ from .model.classes import LOGIT_SCALE, ClassOrder
 
 ANALYSIS_FPS = 15.0  #: the frame rate ScoNet was trained at (Scoliosis1K)
 CLIP_LENGTH = 30  #: frames per clip, as in training
-CLIP_STRIDE = 15  #: frames between the starts of clips (half a clip: every frame seen twice)
+CLIP_STRIDE = 15  #: frames between the starts of consecutive clips (half a clip)
+#: How a clip's 30 frames are chosen: spread over the whole sequence (as training samples
+#: them; the verdict's default) or 30 in a row (the first protocol; see model/classify.py).
+CLIP_SAMPLINGS = ("spread", "consecutive")
 AUTO = "auto"
 
 
@@ -156,7 +159,15 @@ class ClassifierSettings(Section):
         AUTO, "Classifier precision auto | fp32 | bf16 (auto: bf16 where the CPU has it).",
         choices=(AUTO, "fp32", "bf16"),
     )  # fmt: skip
-    clip_stride: int = setting(CLIP_STRIDE, "Frames between the starts of 30-frame clips.", low=1)
+    clip_sampling: str = setting(
+        CLIP_SAMPLINGS[0],
+        "spread: each 30-frame clip spans the whole walk, as in training; consecutive: "
+        "30 frames in a row.",
+        choices=CLIP_SAMPLINGS,
+    )
+    clip_stride: int = setting(
+        CLIP_STRIDE, "Frames between the starts of consecutive clips.", low=1
+    )
 
     @property
     def parsed_class_order(self) -> ClassOrder | None:

@@ -9,7 +9,7 @@ from random_models import random_classifier
 from test_checkpoint import sequence
 
 from screen.model.classes import LABELS
-from screen.model.classify import Classifier, clip_windows
+from screen.model.classify import Classifier, clip_windows, make_clips, spread_clips
 from screen.model.sconet import class_probabilities
 from screen.silhouettes.normalize import to_model_input
 
@@ -29,22 +29,39 @@ def test_clip_windows_cover_every_frame(frames, length, stride, expected):
     assert clip_windows(frames, length, stride) == expected
 
 
+@pytest.mark.parametrize("frames", [1, 29, 30, 31, 59, 60, 61, 299, 300, 451])
+def test_spread_clips_span_the_sequence_and_share_no_frame(frames):
+    clips = spread_clips(frames, 30)
+    assert len(clips) == max(1, frames // 30)
+    used = np.concatenate(clips)
+    assert len(set(used.tolist())) == len(used)  # no frame in two clips
+    assert used.min() == 0 and used.max() < frames
+    for clip in clips:
+        assert len(clip) == min(30, frames) and (np.diff(clip) > 0).all()
+        # every clip reaches into the last thirtieth of the sequence: it spans the walk
+        assert clip[-1] >= frames - max(1, frames // 30) - 1
+
+
 @pytest.fixture(scope="module")
 def classifier() -> Classifier:
     return random_classifier(seed=3)
 
 
 @pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
-def test_clip_probabilities_equal_a_direct_forward_of_each_clip(classifier):
-    stored = sequence(60)
+@pytest.mark.parametrize("sampling", ["spread", "consecutive"])
+def test_clip_probabilities_equal_a_direct_forward_of_each_clip(classifier, sampling):
+    stored = sequence(95)
+    classifier = Classifier(classifier.model, classifier.metadata, classifier.sha256,
+                            clip_sampling=sampling)  # fmt: skip
     prediction = classifier.predict(stored)
     frames = torch.from_numpy(to_model_input(stored))
     order = classifier.metadata.class_order.labels
-    for clip in prediction.clips:
+    clips = make_clips(len(stored), 30, 15, sampling)
+    assert len(prediction.clips) == len(clips) == (3 if sampling == "spread" else 6)
+    for clip, indices in zip(prediction.clips, clips, strict=True):
+        assert (clip.start, clip.stop, clip.frames) == (indices[0], indices[-1] + 1, 30)
         with torch.no_grad():
-            direct = class_probabilities(
-                classifier.model(frames[None, clip.start : clip.stop]).logits
-            )[0]
+            direct = class_probabilities(classifier.model(frames[None, indices]).logits)[0]
         for index, label in enumerate(order):
             assert clip.probabilities[label] == pytest.approx(float(direct[index]), abs=1e-5)
     with torch.no_grad():
@@ -68,7 +85,13 @@ def test_sequence_probabilities_are_the_clip_mean_and_name_every_class(classifie
 def test_short_sequence_uses_what_it_has_and_is_flagged(classifier):
     prediction = classifier.predict(sequence(12))
     assert prediction.short and len(prediction.clips) == 1
-    assert (prediction.clips[0].start, prediction.clips[0].stop) == (0, 12)
+    clip = prediction.clips[0]
+    assert (clip.start, clip.stop, clip.frames) == (0, 12, 12)
+
+
+def test_an_unknown_clip_sampling_is_refused(classifier):
+    with pytest.raises(ValueError, match="clip sampling must be one of spread, consecutive"):
+        Classifier(classifier.model, classifier.metadata, classifier.sha256, clip_sampling="x")
 
 
 def test_empty_sequence_is_an_error(classifier):

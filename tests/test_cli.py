@@ -42,6 +42,12 @@ def test_classify_json_names_classes_and_says_not_clinical(tmp_path, checkpoint,
     assert result["verdict"] in result["probabilities"]
     assert result["model"]["clinical"] is False
     assert "NOT FOR CLINICAL USE" in result["note"]
+    # 50 frames: one clip of 30 spread over the walk (the k-th frame of 30 segments)
+    clips = [(c["start_frame"], c["stop_frame"]) for c in result["clips"]]
+    assert clips == [(0, 49)]
+    in_a_row = ["--clip-sampling", "consecutive", "--json", "-"]
+    assert main(["classify", str(pkl), "--weights", str(checkpoint), *in_a_row]) == 0
+    result = json.loads(capsys.readouterr().out)
     assert [clip["start_frame"] for clip in result["clips"]] == [0, 15, 20]
 
 

@@ -117,16 +117,20 @@ def classifier() -> Classifier:
 
 
 @pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
-def test_both_protocols_match_the_classifier(toy_test_split, classifier, monkeypatch):
+def test_every_protocol_matches_the_classifier(toy_test_split, classifier, monkeypatch):
     monkeypatch.setattr(evaluation, "WHOLE_SEQUENCE_LIMIT", 25)  # the paper's limit is 720
     report = evaluation.evaluate(classifier, toy_test_split)
     assert report["data"]["counts"] == {"negative": 2, "neutral": 1, "positive": 1}
-    assert set(report["protocols"]) == {"sequence", "clips"}
+    assert set(report["protocols"]) == {"sequence", "clips", "consecutive"}
+    consecutive = Classifier(classifier.model, classifier.metadata, classifier.sha256,
+                             clip_sampling="consecutive")  # fmt: skip
     for row, index in zip(report["sequences"], range(len(toy_test_split)), strict=True):
         stored = toy_test_split.frames(index)
-        clips = classifier.predict(stored).probabilities
+        clips = classifier.predict(stored).probabilities  # the verdicts' (spread) clips
+        in_a_row = consecutive.predict(stored).probabilities
         whole = classifier.predict(stored[:25]).whole_sequence  # only the first 25 frames
-        for protocol, expected in (("clips", clips), ("sequence", whole)):
+        expectations = (("clips", clips), ("consecutive", in_a_row), ("sequence", whole))
+        for protocol, expected in expectations:
             probabilities = row[protocol]["probabilities"]
             for label in LABELS:
                 assert probabilities[label.value] == pytest.approx(expected[label], abs=1e-5)

@@ -58,6 +58,7 @@ VIDEO_KEYS = {
         "rotation": ["degrees", "source", "reason"],
         "fps": None,
         "clip_length": None,
+        "clip_sampling": None,
         "clip_stride": None,
         "precision": None,
         "detect_every": None,

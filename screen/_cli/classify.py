@@ -6,33 +6,30 @@ from pathlib import Path
 
 import typer
 
-from .common import console, parse_class_order, write_json
+from ..settings import ClassifierSettings
+from . import options as opt
+from .common import console, write_json
+
+#: The classifier's flags, generated from its declarations like `screen VIDEO`'s.
+KEYS = ("weights", "class_order", "device", "precision", "clip_sampling", "clip_stride")
+DEFAULTS = ClassifierSettings()  #: replaced by the resolved settings (see options.with_settings)
 
 
 def register(app: typer.Typer) -> None:
     app.command("classify")(classify)
 
 
+@opt.with_settings(ClassifierSettings, KEYS)
 def classify(
     silhouettes: Path = typer.Argument(
         ...,
         metavar="SILHOUETTES",
         help="A .pkl ([T,64,64] uint8), a .gif, a masks .npz or a folder of mask images.",
     ),
-    weights: Path | None = typer.Option(
-        None, "--weights", help="Classifier checkpoint (default: the demo model)."
-    ),
-    class_order: str | None = typer.Option(
-        None, "--class-order", help="For an OpenGait .pt checkpoint: 'current' or 'legacy'."
-    ),
-    clip_stride: int = typer.Option(
-        15, "--clip-stride", min=1, help="Frames between 30-frame clips."
-    ),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 or bf16."),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the result as JSON to PATH ('-' for stdout)."
     ),
-    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda:0."),
+    settings: ClassifierSettings = DEFAULTS,
 ) -> None:
     """Classify a stored silhouette sequence (no video needed)."""
     from ..model.classify import load_classifier
@@ -41,11 +38,12 @@ def classify(
 
     sequence = read_silhouettes(silhouettes)
     classifier = load_classifier(
-        weights,
-        parse_class_order(class_order),
-        device=device,
-        precision=precision,
-        clip_stride=clip_stride,
+        settings.weights,
+        settings.parsed_class_order,
+        device=settings.device,
+        precision=settings.precision,
+        clip_stride=settings.clip_stride,
+        clip_sampling=settings.clip_sampling,
     )
     if len(sequence.frames) == 0:
         from ..errors import FileProblem

@@ -79,7 +79,9 @@ def evaluate(
     ),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
     split: str = typer.Option("test", "--split", help="test (default) or train."),
-    protocol: str = typer.Option("both", "--protocol", help="both, sequence or clips."),
+    protocol: str = typer.Option(
+        "all", "--protocol", help="all, sequence, clips (the verdicts') or consecutive."
+    ),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
     ),
@@ -95,7 +97,7 @@ def evaluate(
     from ..training.train import set_threads
     from .tables import report_tables
 
-    choices = {"both": tuple(Protocol), **{p.value: (p,) for p in Protocol}}
+    choices = {"all": tuple(Protocol), **{p.value: (p,) for p in Protocol}}
     if protocol not in choices:
         raise ScreenError(f"--protocol must be one of {', '.join(choices)}, got {protocol!r}")
     if split not in {s.value for s in Split}:

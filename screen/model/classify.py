@@ -1,11 +1,18 @@
 """Silhouettes -> class probabilities with a loaded ScoNet.
 
 Two protocols on one set of frame features:
-- clips: 30-frame windows (stride configurable), each pooled and classified,
-  then averaged: the tool's protocol and the verdict;
+- clips: 30-frame clips, each pooled and classified, then averaged: the tool's
+  protocol and the verdict.  By default a clip is SPREAD over the whole
+  sequence (clip k holds the k-th frame of each of 30 equal segments), which
+  is what training shows the model: 30 frames drawn from anywhere in a
+  sequence.  `consecutive` clips (30 frames in a row, every `stride`) were the
+  tool's first protocol; on the phantom test split they lost 13-17 points of
+  accuracy to the spread clips with the same model (see models/*.card.md),
+  because 2 s in a row hold one walking direction and part of a gait cycle,
+  a max-pooled input the model never saw in training.
 - whole sequence: every frame pooled at once, the paper's test protocol.
-The backbone runs once per frame whatever the number of overlapping clips, a
-chunk of frames at a time: each window keeps a running maximum of the features
+The backbone runs once per frame whatever the number of clips, a chunk of
+frames at a time: each clip keeps a running maximum of its frames' features
 (max pooling is exact in any order), so memory does not grow with the video.
 """
 
@@ -21,7 +28,7 @@ import torch
 
 from ..errors import CheckpointError
 from ..modelfiles.files import file_sha256
-from ..settings import CLIP_LENGTH, CLIP_STRIDE
+from ..settings import CLIP_LENGTH, CLIP_SAMPLINGS, CLIP_STRIDE
 from ..silhouettes.normalize import to_model_input
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
@@ -37,6 +44,7 @@ Probabilities = dict[Label, float]
 class ClipPrediction:
     start: int  #: first stored frame of the clip
     stop: int  #: one past its last frame
+    frames: int  #: stored frames in the clip (fewer than stop - start when spread)
     probabilities: Probabilities
 
 
@@ -70,6 +78,32 @@ def clip_windows(
     if starts[-1] + length < frames:
         starts.append(frames - length)
     return [(start, start + length) for start in starts]
+
+
+def spread_clips(frames: int, length: int = CLIP_LENGTH) -> list[np.ndarray]:
+    """Clips of `length` frames spread over the whole sequence, each frame in at most one.
+
+    The sequence is cut into `length` equal segments; clip k takes the k-th frame of
+    every segment, for k below the shortest segment's length (frames // length clips).
+    A sequence shorter than `length` is one clip of every frame.
+    """
+    if frames <= 0:
+        return []
+    if frames <= length:
+        return [np.arange(frames)]
+    segment_starts = (np.arange(length) * frames) // length
+    return [segment_starts + k for k in range(frames // length)]
+
+
+def make_clips(
+    frames: int, length: int = CLIP_LENGTH, stride: int = CLIP_STRIDE, sampling: str = "spread"
+) -> list[np.ndarray]:
+    """Each clip's sorted stored-frame indices, under the named sampling."""
+    if sampling == "spread":
+        return spread_clips(frames, length)
+    if sampling == "consecutive":
+        return [np.arange(start, stop) for start, stop in clip_windows(frames, length, stride)]
+    raise ValueError(f"clip sampling must be one of {', '.join(CLIP_SAMPLINGS)}, got {sampling!r}")
 
 
 def bf16_supported() -> bool:
@@ -114,13 +148,15 @@ class Classifier:
     device: str = "cpu"
     precision: str = "fp32"  #: 'fp32', 'bf16' (autocast) or 'auto'; holds the one in use
     clip_length: int = CLIP_LENGTH
-    clip_stride: int = CLIP_STRIDE
+    clip_stride: int = CLIP_STRIDE  #: consecutive clips only
+    clip_sampling: str = "spread"  #: 'spread' (the verdict's default) or 'consecutive'
     threads: int | None = None  #: torch CPU threads while classifying (None: as set globally)
 
     def __post_init__(self) -> None:
         self.precision = resolve_precision(self.precision, self.device)
         if self.clip_length < 1 or self.clip_stride < 1:
             raise ValueError("clip length and stride must be at least 1")
+        make_clips(1, sampling=self.clip_sampling)  # an unknown sampling fails here, not later
         # channels_last: oneDNN's preferred layout for CPU convolutions (~1.5x in fp32)
         self.model = self.model.to(self.device, memory_format=torch.channels_last).eval()
         self._backbone = inference_backbone(self.model)  # BatchNorms folded: ~5-15% faster
@@ -171,30 +207,31 @@ class Classifier:
             yield features  # outside the autocast block, or the caller would run under it
 
     @torch.inference_mode()
-    def streamed_probabilities(
-        self, stored: np.ndarray, windows: list[tuple[int, int]]
-    ) -> np.ndarray:
-        """Probabilities [windows, 3], checkpoint index order, holding one chunk at a time.
+    def streamed_probabilities(self, stored: np.ndarray, clips: list[np.ndarray]) -> np.ndarray:
+        """Probabilities [clips, 3], checkpoint index order, holding one chunk at a time.
 
-        Each open window keeps the running maximum of its frames' features (max
-        pooling is exact in any order); a window is classified as soon as its
-        last frame has been seen.
+        `clips` are sorted stored-frame indices.  Each open clip keeps the running
+        maximum of its frames' features (max pooling is exact in any order); a clip
+        is classified as soon as its last frame has been seen.
         """
-        result = np.zeros((len(windows), len(LABELS)), np.float32)
-        running: dict[int, torch.Tensor] = {}  # window -> max so far [512, 16, 11]
+        result = np.zeros((len(clips), len(LABELS)), np.float32)
+        running: dict[int, torch.Tensor] = {}  # clip -> max so far [512, 16, 11]
         start = 0
         for features in self._feature_chunks(stored):
             stop = start + len(features)
             done = []
-            for w, (first, last) in enumerate(windows):
-                low, high = max(first, start), min(last, stop)
-                if low < high:
-                    peak = features[low - start : high - start].amax(0)
-                    running[w] = torch.maximum(running[w], peak) if w in running else peak
-                if w in running and last <= stop:
-                    done.append(w)
+            for c, indices in enumerate(clips):
+                inside = indices[(indices >= start) & (indices < stop)] - start
+                if len(inside):
+                    if inside[-1] - inside[0] + 1 == len(inside):  # a run: a view, no copy
+                        peak = features[inside[0] : inside[-1] + 1].amax(0)
+                    else:
+                        peak = features[torch.from_numpy(inside)].amax(0)
+                    running[c] = torch.maximum(running[c], peak) if c in running else peak
+                if c in running and indices[-1] < stop:
+                    done.append(c)
             if done:
-                pooled = torch.stack([running.pop(w) for w in done])  # [d, 512, 16, 11]
+                pooled = torch.stack([running.pop(c) for c in done])  # [d, 512, 16, 11]
                 logits = self.model.head(pooled).logits  # [d, 3, 16]
                 result[done] = class_probabilities(logits).cpu().numpy()
             start = stop
@@ -205,20 +242,26 @@ class Classifier:
         order = self.metadata.class_order.labels
         return {label: float(probabilities[order.index(label)]) for label in LABELS}
 
+    def clip_probabilities(
+        self, stored: np.ndarray, clips: list[np.ndarray]
+    ) -> list[Probabilities]:
+        """{class: probability} of each clip (sorted stored-frame indices) of one sequence."""
+        with torch_threads(self.threads):
+            return [self.named(p) for p in self.streamed_probabilities(stored, clips)]
+
     def predict(self, stored: np.ndarray) -> SequencePrediction:
         """Classify one stored-form silhouette sequence [T, 64, 64] (T >= 1)."""
         stored = np.asarray(stored)
         if stored.ndim != 3 or len(stored) == 0:
             raise ValueError(f"expected a non-empty [T, 64, 64] sequence, got shape {stored.shape}")
-        windows = clip_windows(len(stored), self.clip_length, self.clip_stride)
+        clips = make_clips(len(stored), self.clip_length, self.clip_stride, self.clip_sampling)
         with torch_threads(self.threads):
-            per_clip = self.streamed_probabilities(stored, windows + [(0, len(stored))])
-        clips = tuple(
-            ClipPrediction(start, stop, self.named(p))
-            for (start, stop), p in zip(windows, per_clip, strict=False)
-        )
+            per_clip = self.streamed_probabilities(stored, clips + [np.arange(len(stored))])
         return SequencePrediction(
-            clips=clips,
+            clips=tuple(
+                ClipPrediction(int(c[0]), int(c[-1]) + 1, len(c), self.named(p))
+                for c, p in zip(clips, per_clip, strict=False)
+            ),
             probabilities=self.named(per_clip[:-1].mean(axis=0)),
             whole_sequence=self.named(per_clip[-1]),
             frames=len(stored),

@@ -219,6 +219,7 @@ class PipelineInfo:
     workers: int
     thresholds: dict[str, float]  #: {setting name: value}, as the settings name them
     rotation: RotationInfo | None = None  #: None only in results stored before it was recorded
+    clip_sampling: str = "consecutive"  #: what results stored before it was recorded used
 
     def to_dict(self) -> dict[str, Any]:
         """Keys in their documented order; `rotation` follows the stages (absent when None)."""
@@ -230,6 +231,7 @@ class PipelineInfo:
             **rotation,
             "fps": self.fps,
             "clip_length": self.clip_length,
+            "clip_sampling": self.clip_sampling,
             "clip_stride": self.clip_stride,
             "precision": self.precision,
             "detect_every": self.detect_every,
@@ -247,6 +249,7 @@ class PipelineInfo:
             segmenter=StageInfo.from_dict(data["segmenter"]),
             fps=data["fps"],
             clip_length=data["clip_length"],
+            clip_sampling=data.get("clip_sampling", "consecutive"),
             clip_stride=data["clip_stride"],
             precision=data["precision"],
             detect_every=data["detect_every"],

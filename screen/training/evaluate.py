@@ -1,10 +1,12 @@
-"""Evaluating a classifier on a dataset split: both protocols, screening figures.
+"""Evaluating a classifier on a dataset split: three protocols, screening figures.
 
-Protocols (one backbone pass per sequence serves both):
+Protocols (one backbone pass per sequence serves all three):
 - sequence: the whole sequence (its first 720 frames) pooled at once, as the
   paper's test code does;
-- clips: 30-frame clips classified and their probabilities averaged, as the
-  tool decides its verdicts.
+- clips: 30-frame clips spread over the sequence, classified and their
+  probabilities averaged, as the tool decides its verdicts;
+- consecutive: 30 frames in a row every 15, averaged: the tool's first
+  protocol, kept to show what the spread clips fixed (see model/classify.py).
 Every figure is a pure function of a confusion matrix (rows = truth, columns =
 prediction, classes in LABELS order).  Screening figures treat a referral as
 the positive test: (a) only `positive` is referred, (b) `positive` or
@@ -27,7 +29,7 @@ import numpy as np
 
 from ..errors import ScreenError
 from ..model.classes import LABELS, Label
-from ..model.classify import Classifier
+from ..model.classify import Classifier, make_clips
 from .dataset import SilhouetteDataset
 
 if TYPE_CHECKING:
@@ -48,13 +50,17 @@ REFERRALS: dict[str, frozenset[Label]] = {
 
 class Protocol(StrEnum):
     SEQUENCE = "sequence"  #: whole sequence in one pass (the paper)
-    CLIPS = "clips"  #: 30-frame clips averaged (the tool)
+    CLIPS = "clips"  #: spread 30-frame clips averaged (the tool's verdicts)
+    CONSECUTIVE = "consecutive"  #: consecutive 30-frame clips averaged (the first protocol)
 
 
 PROTOCOL_DESCRIPTIONS = {
     Protocol.SEQUENCE: f"whole sequence (first {WHOLE_SEQUENCE_LIMIT} frames) in one pass, "
     "as the paper's test code",
-    Protocol.CLIPS: "30-frame clips, probabilities averaged, as the tool's verdicts",
+    Protocol.CLIPS: "30-frame clips spread over the sequence, probabilities averaged, as the "
+    "tool's verdicts",
+    Protocol.CONSECUTIVE: "30 consecutive frames every 15, probabilities averaged (the tool's "
+    "first verdict protocol)",
 }
 
 
@@ -196,12 +202,22 @@ def metrics_from_confusion(matrix: np.ndarray) -> dict:
 
 
 def predict_protocols(classifier: Classifier, stored: np.ndarray) -> dict[Protocol, dict]:
-    """Probabilities {class: p} of one sequence under each protocol."""
-    prediction = classifier.predict(stored)
-    whole = prediction.whole_sequence
-    if len(stored) > WHOLE_SEQUENCE_LIMIT:
-        whole = classifier.predict(stored[:WHOLE_SEQUENCE_LIMIT]).whole_sequence
-    return {Protocol.SEQUENCE: whole, Protocol.CLIPS: prediction.probabilities}
+    """Probabilities {class: p} of one sequence under each protocol (one backbone pass)."""
+    length = classifier.clip_length
+    groups = {
+        Protocol.SEQUENCE: [np.arange(min(len(stored), WHOLE_SEQUENCE_LIMIT))],
+        Protocol.CLIPS: make_clips(len(stored), length, sampling="spread"),
+        Protocol.CONSECUTIVE: make_clips(
+            len(stored), length, classifier.clip_stride, sampling="consecutive"
+        ),
+    }
+    clips = [clip for group in groups.values() for clip in group]
+    per_clip = iter(classifier.clip_probabilities(stored, clips))
+    result = {}
+    for protocol, group in groups.items():
+        taken = [next(per_clip) for _ in group]
+        result[protocol] = {label: float(np.mean([p[label] for p in taken])) for label in LABELS}
+    return result
 
 
 def evaluate(
