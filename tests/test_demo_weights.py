@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 import torch
@@ -39,7 +40,14 @@ def published(tmp_path_factory):
     weights, card = root / "weights" / "demo.safetensors", root / "card.md"
     arguments = ["--phantoms", str(root / "phantoms"), "--mt", str(exports["sconet-mt"])]
     arguments += ["--ce", str(exports["sconet"]), "--weights", str(weights)]
-    assert main(["demo-weights", *arguments, "--card", str(card), "--precision", "fp32"]) == 0
+    log = exports["sconet-mt"].parent / "train_log.jsonl"
+    log.write_text("".join(
+        json.dumps({"iteration": i, "loss": 2.0 - i / 10, "accuracy": i / 10}) + "\n"
+        for i in range(1, 11)
+    ))  # fmt: skip
+    # The posture ceiling (10 s) is measured in its own test.
+    with mock.patch("screen.phantom.ceiling.posture_ceiling", return_value=0.8946):
+        assert main(["demo-weights", *arguments, "--card", str(card), "--precision", "fp32"]) == 0
     results = json.loads((root / "sconet-mt-demo.results.json").read_text())
     return exports, weights, card.read_text(), results
 
@@ -69,9 +77,20 @@ def test_the_card_shows_the_numbers_of_the_run(published):
             low, high = accuracy["ci95"]
             text = f"{100 * accuracy['value']:.1f}% ({100 * low:.1f}-{100 * high:.1f})"
             assert text in card
-    assert "| figure | ScoNet-MT, sequence | ScoNet-MT, clips | ScoNet, sequence |" in card
+    header = "| figure | ScoNet-MT, sequence | ScoNet-MT, clips | ScoNet-MT, consecutive | ScoNet,"
+    assert header in card
+    assert "a ceiling for any model here" in card and "89.5%" in card
+    assert "| 1-2 | 1.850 | 15.0% |" in card  # the learning curve, from train_log.jsonl
+    assert "Not measured for this card: run `make evaluate-videos`." in card
     assert "legacy 'sensitivity' = negative-class recall" in card
     assert "10 iterations of 8 ids x 8 sequences x 30 frames" in card
     assert "1 positive / 1 neutral / 1 negative" in card
     assert "positive:neutral:negative 1:1:1" in card
     assert mt["data"]["counts"] == {"negative": 1, "neutral": 1, "positive": 1}
+
+
+def test_the_phantom_posture_ceiling_is_below_perfect_and_far_above_chance():
+    from screen.phantom.ceiling import posture_ceiling
+
+    ceiling = posture_ceiling(walkers=900)
+    assert 0.75 < ceiling < 0.97

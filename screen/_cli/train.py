@@ -127,12 +127,16 @@ def evaluate(
 def demo_weights(
     phantoms: Path = typer.Option(..., "--phantoms", help="The phantom dataset."),
     mt: Path = typer.Option(..., "--mt", help="ScoNet-MT run export."),
-    ce: Path = typer.Option(..., "--ce", help="Plain ScoNet run export."),
+    ce: Path | None = typer.Option(
+        None, "--ce", help="Plain ScoNet run export, for the comparison (optional)."
+    ),
     weights: Path = typer.Option(..., "--weights", help="Published ScoNet-MT file."),
     card: Path = typer.Option(..., "--card", help="Model card to write."),
     partition: Path | None = typer.Option(None, "--partition", help="[PHANTOMS/partition.json]"),
     results: Path | None = typer.Option(None, "--results", help="Numbers JSON [beside the card]."),
-    precision: str = typer.Option("bf16", "--precision", help="fp32 | bf16 for the evaluation."),
+    precision: str = typer.Option(
+        "auto", "--precision", help="auto | fp32 | bf16 for the evaluation."
+    ),
 ) -> None:
     """The last step of `make demo-weights`: publish, evaluate, write the card from the run."""
     import sys
@@ -141,6 +145,6 @@ def demo_weights(
 
     command = shlex.join(["screen", "demo-weights", *sys.argv[2:]])
     for line in make_demo_weights(
-        phantoms, mt, ce, weights, card, partition, results, precision, command
+        phantoms, mt, weights, card, ce, partition, results, precision, command
     ):
         console.print(line)

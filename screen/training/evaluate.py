@@ -201,6 +201,20 @@ def metrics_from_confusion(matrix: np.ndarray) -> dict:
     }
 
 
+def confidence_summary(predictions: Iterable[tuple[str, str, float]]) -> dict:
+    """Mean confidence (the verdict's probability) of right and of wrong verdicts.
+
+    `predictions` are (truth, predicted, confidence).  Probabilities that spread put
+    right verdicts well above 1/3 and wrong ones lower; near 0.4 for all says little.
+    """
+    right, wrong = [], []
+    for truth, predicted, confidence in predictions:
+        (right if truth == predicted else wrong).append(confidence)
+    mean = lambda values: round(float(np.mean(values)), 6) if values else None  # noqa: E731
+    return {"right_mean": mean(right), "right": len(right), "wrong_mean": mean(wrong),
+            "wrong": len(wrong)}  # fmt: skip
+
+
 def predict_protocols(classifier: Classifier, stored: np.ndarray) -> dict[Protocol, dict]:
     """Probabilities {class: p} of one sequence under each protocol (one backbone pass)."""
     length = classifier.clip_length
@@ -251,9 +265,14 @@ def evaluate(
         matrix = confusion_matrix(
             (row["label"] for row in rows), (row[protocol.value]["predicted"] for row in rows)
         )
+        verdicts = [row[protocol.value] for row in rows]
         results[protocol.value] = {
             "description": PROTOCOL_DESCRIPTIONS[protocol],
             **metrics_from_confusion(matrix),
+            "confidence": confidence_summary(
+                (row["label"], v["predicted"], v["probabilities"][v["predicted"]])
+                for row, v in zip(rows, verdicts, strict=True)
+            ),
         }
     partition = dataset.partition
     return {
