@@ -17,7 +17,8 @@ import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".3gp")
 STATE_FILE = "state.sqlite"
 CSV_FILE = "results.csv"
+REPORT_FILE = "report.html"
 STRIP_KEY = "silhouette_strip_png"  #: in a stored result: base64 PNG of a few silhouettes
 CSV_COLUMNS = (
     "video", "status", "verdict", "action", "confidence",
@@ -275,6 +277,35 @@ def make_video_screener(settings: Settings) -> VideoScreener:
     return screen_one
 
 
+@dataclass(frozen=True)
+class BatchRun:
+    """What one run of the batch core left in its output folder."""
+
+    out: Path
+    rows: list[VideoRow]  #: one per video given, in the order given
+    processed: int  #: videos screened by this run (the others were done before)
+    workers: int
+    model: ModelInfo  #: the classifier every result came from
+
+    @property
+    def csv(self) -> Path:
+        return self.out / CSV_FILE
+
+    @property
+    def report(self) -> Path:
+        return self.out / REPORT_FILE
+
+    def summary(self) -> str:
+        """One line: counts, referrals, failures, and where the results are."""
+        screened = [row.screened for row in self.rows if row.screened is not None]
+        failed = sum(row.status == "failed" for row in self.rows)
+        referred = sum(result.action == Action.REFER for result in screened)
+        return (
+            f"{len(self.rows)} videos: {len(screened)} screened ({referred} to refer), "
+            f"{failed} failed, {self.processed} processed now; {self.csv}, {self.report}"
+        )
+
+
 def run_batch(
     folder: Path,
     out: Path,
@@ -287,22 +318,46 @@ def run_batch(
     `on_progress("screening", done, total)` after each finished video, counting those
     finished by an earlier run: the caller draws it (the CLI a bar).
     """
-    import functools
-
     from .errors import FileProblem, ScreenError
-    from .modelfiles.specs import get_spec
-    from .outputs.report import write_report
-    from .pipeline import classifier_from_settings
 
     if not folder.is_dir():
         raise FileProblem(folder, "not a folder")
     videos = find_videos(folder)
     if not videos:
         raise ScreenError(f"{folder}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+    named = [(video, video.relative_to(folder).as_posix()) for video in videos]
+    return screen_videos(named, out, settings, workers, on_progress).summary()
+
+
+def screen_videos(
+    videos: Sequence[tuple[Path, str]],
+    out: Path,
+    settings: Settings,
+    workers: int | None,
+    on_progress: ProgressCallback | None = None,
+) -> BatchRun:
+    """The batch core: screen each (video file, name) into `out`, resumably, in parallel.
+
+    A name (unique; a path relative to the input, as the CSV and the report show it)
+    is the video's key in the state file: a rerun screens only the videos not
+    finished before, or whose content changed.  Writes OUT/results.csv and
+    OUT/report.html for every video given.  `on_progress("screening", done, total)`
+    after each finished video, counting those finished by an earlier run.
+    """
+    import functools
+
+    from .errors import ScreenError
+    from .modelfiles.specs import get_spec
+    from .outputs.report import write_report
+    from .pipeline import classifier_from_settings
+
+    relative = {name: Path(video) for video, name in videos}
+    if len(relative) != len(videos):
+        repeated = sorted(n for n, k in Counter(name for _, name in videos).items() if k > 1)
+        raise ScreenError(f"videos named twice: {', '.join(repeated[:5])}")
     out = out.resolve()
     # The classifier is loaded here once to fail early and to describe it in the report.
     classifier = classifier_from_settings(settings)
-    relative = {video.relative_to(folder).as_posix(): video for video in videos}
     state = BatchState(out)
     try:
         hashes = {name: content_hash(path) for name, path in relative.items()}
@@ -339,13 +394,7 @@ def run_batch(
             for name, value in values.items()
         }
         pipeline["batch workers"] = workers
-        write_report(out / "report.html", rows, model, pipeline, spec_card)
+        write_report(out / REPORT_FILE, rows, model, pipeline, spec_card)
     finally:
         state.close()
-    screened = [row.screened for row in rows if row.screened is not None]
-    failed = sum(row.status == "failed" for row in rows)
-    referred = sum(result.action == Action.REFER for result in screened)
-    return (
-        f"{len(rows)} videos: {len(screened)} screened ({referred} to refer), {failed} failed, "
-        f"{len(jobs)} processed now; {out / CSV_FILE}, {out / 'report.html'}"
-    )
+    return BatchRun(out, rows, len(jobs), workers, model)
