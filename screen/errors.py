@@ -15,6 +15,13 @@ class ScreenError(Exception):
     exit_code = 1
 
 
+class UsageProblem(ScreenError):
+    """Options or input a command cannot start with, found before any work: exit code 2,
+    as for click's usage errors."""
+
+    exit_code = 2
+
+
 class FileProblem(ScreenError):
     """A named file is missing, unreadable, corrupt or of the wrong kind."""
 

@@ -6,6 +6,7 @@ from rich.table import Table
 
 from ..model.classes import LABELS
 from ..training.evaluate import REFERRALS, referred_names
+from ..video_evaluation import ALL_VIDEOS
 
 
 def _percent(proportion: dict) -> str:
@@ -51,6 +52,8 @@ def report_tables(report: dict) -> list[Table]:
         "legacy 'specificity' = negative-class TNR",
         lambda f: _percent(f["legacy"]["specificity_negative_class_tnr"]),
     )
+    if all(ALL_VIDEOS in figures for figures in protocols.values()):  # labelled videos
+        row("accuracy, all videos (not judged = wrong)", lambda f: _percent(f[ALL_VIDEOS]))
     tables = [table]
     for name, figures in protocols.items():
         matrix = figures["confusion_matrix"]
@@ -63,4 +66,49 @@ def report_tables(report: dict) -> list[Table]:
         ):
             grid.add_row(label, *map(str, counts))
         tables.append(grid)
+    if "not_judged" in report:
+        tables += _not_judged_tables(report)
+    return tables
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items()) or "-"
+
+
+def _not_judged_tables(report: dict) -> list[Table]:
+    """Labelled videos: the outcome of every video, why those not judged were not (by stage),
+    and each failed file's reason."""
+    outcomes = report["outcomes"]
+    summary = Table(title=f"outcome of the {outcomes['videos']} videos")
+    summary.add_column("outcome")
+    summary.add_column("videos", justify="right")
+    for name in ("judged", "inconclusive", "failed"):
+        summary.add_row(name, str(outcomes[name]))
+    stages = Table(
+        title="videos not judged, by the stage that stopped them",
+        caption="why: the flags that made a video inconclusive, or a failed file's error "
+        "(with: the inconclusive videos' other quality flags)",
+    )
+    stages.add_column("stage")
+    stages.add_column("inconclusive", justify="right")
+    stages.add_column("failed", justify="right")
+    stages.add_column("why")
+    for name, group in report["not_judged"]["by_stage"].items():
+        if group["inconclusive"] or group["failed"]:
+            why = _counted(group["reasons"])
+            if group["with_flags"]:
+                why += f" (with {_counted(group['with_flags'])})"
+            stages.add_row(name, str(group["inconclusive"]), str(group["failed"]), why)
+    if not stages.rows:
+        stages.add_row("(none)", "0", "0", "-")
+    tables = [summary, stages]
+    failed = report["not_judged"]["failed"]
+    if failed:
+        files = Table(title=f"failed files ({len(failed)})")
+        files.add_column("video")
+        files.add_column("label")
+        files.add_column("error")
+        for entry in failed:
+            files.add_row(entry["video"], entry["label"], entry["error"])
+        tables.append(files)
     return tables

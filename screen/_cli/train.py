@@ -7,14 +7,16 @@ from pathlib import Path
 
 import typer
 
-from ..settings import ClassifierSettings, TrainingSettings
+from ..errors import UsageProblem
+from ..settings import ClassifierSettings, Settings, TrainingSettings
 from . import options as opt
 from .common import console, write_json
 from .progress import progress_bars
+from .screening import ALL_KEYS
+from .screening import DEFAULTS as SETTINGS_DEFAULTS
 
 # Replaced by the resolved settings (see options.with_settings).
 DEFAULTS = TrainingSettings()
-CLASSIFIER_DEFAULTS = ClassifierSettings()
 
 
 def register(app: typer.Typer) -> None:
@@ -72,26 +74,94 @@ def _command_line(name: str, params: dict) -> str:
     return shlex.join(words)
 
 
-@opt.with_settings(ClassifierSettings, ("weights", "class_order", "precision", "device"))
+@opt.with_settings(Settings, ALL_KEYS)
 def evaluate(
-    data_root: Path = typer.Argument(
-        ..., metavar="DATA_ROOT", help="Dataset folder: <id>/<label>/<view>/*.pkl."
+    data: Path = typer.Argument(
+        ...,
+        metavar="DATA",
+        help="Silhouettes (<id>/<label>/<view>/*.pkl, with --partition); or labelled videos: "
+        "a CSV with the header video,label (paths relative to the CSV), or a folder "
+        "<id>/<label>/<view>/<file>.mp4.",
     ),
-    partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
+    partition: Path | None = typer.Option(
+        None,
+        "--partition",
+        help="JSON with TRAIN_SET / TEST_SET ids (silhouettes: required; a video folder: "
+        "only that split's ids).",
+    ),
     split: str = typer.Option("test", "--split", help="test (default) or train."),
-    protocol: str = typer.Option(
-        "all", "--protocol", help="all, sequence, clips (the verdicts') or consecutive."
+    protocol: str | None = typer.Option(
+        None,
+        "--protocol",
+        help="Silhouettes: all (default), sequence, clips (the verdicts') or consecutive.",
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Videos: output folder (evaluation.json, results.csv, report.html, the batch "
+        "state: rerun the same command to resume).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Videos: parallel processes [default: the cores]."
     ),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
     ),
     plot: Path | None = typer.Option(None, "--plot", help="Save confusion matrices as a PNG."),
-    settings: ClassifierSettings = CLASSIFIER_DEFAULTS,
+    quiet: bool = opt.QUIET,
+    verbose: bool = opt.VERBOSE,
+    settings: Settings = SETTINGS_DEFAULTS,
 ) -> None:
-    """Accuracy, per-class precision/recall, screening sensitivity/specificity on a split."""
+    """Accuracy, per-class precision/recall, screening sensitivity/specificity on labelled data.
+
+    Silhouette sequences are classified under every protocol.  Labelled videos go
+    through the whole pipeline as `screen batch` screens them (front-end, clip and
+    verdict settings apply to videos only); the figures are over the videos with a
+    conclusive verdict, followed by the videos not judged per stage and an accuracy
+    over all videos.
+    """
+    from ..errors import ScreenError
+    from ..video_evaluation import has_videos, is_labels_csv
+
+    if split not in {"test", "train"}:
+        raise ScreenError(f"--split must be test or train, got {split!r}")
+    opt.set_verbosity(quiet, verbose)
+    if is_labels_csv(data) or has_videos(data):
+        if protocol is not None:
+            raise UsageProblem(
+                "--protocol is for silhouettes; videos are judged by the tool's own verdict"
+            )
+        if out is None:
+            raise UsageProblem(
+                f"{data}: labelled videos need --out OUT, the folder for the batch state and "
+                "the results (rerun the same command to resume)"
+            )
+        _evaluate_videos(data, partition, split, out, workers, json_out, plot, quiet, settings)
+        return
+    if partition is None:
+        raise UsageProblem(
+            f"{data}: not a CSV of labelled videos and no video files in it; for a silhouette "
+            "dataset (<id>/<label>/<view>/*.pkl) give --partition"
+        )
+    if out is not None or workers is not None:
+        raise UsageProblem("--out and --workers are for videos; DATA is a silhouette dataset")
+    _evaluate_silhouettes(data, partition, split, protocol or "all", json_out, plot, quiet,
+                          settings.classifier)  # fmt: skip
+
+
+def _evaluate_silhouettes(
+    data_root: Path,
+    partition: Path,
+    split: str,
+    protocol: str,
+    json_out: str | None,
+    plot: Path | None,
+    quiet: bool,
+    settings: ClassifierSettings,
+) -> None:
     from ..errors import ScreenError
     from ..model.classify import load_classifier
-    from ..training.dataset import SilhouetteDataset, Split
+    from ..training.dataset import SilhouetteDataset
     from ..training.evaluate import Protocol, plot_confusion
     from ..training.evaluate import evaluate as run_evaluation
     from ..training.train import set_threads
@@ -100,8 +170,6 @@ def evaluate(
     choices = {"all": tuple(Protocol), **{p.value: (p,) for p in Protocol}}
     if protocol not in choices:
         raise ScreenError(f"--protocol must be one of {', '.join(choices)}, got {protocol!r}")
-    if split not in {s.value for s in Split}:
-        raise ScreenError(f"--split must be test or train, got {split!r}")
     set_threads(0)
     dataset = SilhouetteDataset.open(data_root, partition, split)
     classifier = load_classifier(
@@ -110,18 +178,80 @@ def evaluate(
         device=settings.device,
         precision=settings.precision,
     )
-    with progress_bars(False) as on_progress:
+    with progress_bars(quiet) as on_progress:
         report = run_evaluation(classifier, dataset, choices[protocol], on_progress=on_progress)
     if json_out is not None:
         write_json(report, json_out)
     if plot is not None:
         plot_confusion(report, plot)
-    if json_out != "-":
+    if json_out != "-" and not quiet:
         console.print(f"{classifier.metadata.name} on {len(dataset)} {split} sequences")
         for table in report_tables(report):
             console.print(table)
         if plot is not None:
             console.print(f"confusion matrices: {plot}")
+
+
+def _evaluate_videos(
+    data: Path,
+    partition: Path | None,
+    split: str,
+    out: Path,
+    workers: int | None,
+    json_out: str | None,
+    plot: Path | None,
+    quiet: bool,
+    settings: Settings,
+) -> None:
+    from ..errors import FileProblem
+    from ..training.dataset import read_partition
+    from ..training.evaluate import plot_confusion
+    from ..video_evaluation import (
+        evaluate_videos,
+        is_labels_csv,
+        read_labels_csv,
+        scan_video_folder,
+    )
+    from .tables import report_tables
+
+    if out.exists() and not out.is_dir():
+        raise FileProblem(out, "exists and is not a folder; --out names the output folder")
+    if is_labels_csv(data):
+        if partition is not None:
+            raise UsageProblem("--partition is for a folder of videos; a CSV lists its videos")
+        videos = read_labels_csv(data)
+        source = {"kind": "csv", "labels": str(data)}
+    else:
+        chosen = read_partition(partition) if partition is not None else None
+        videos = scan_video_folder(data, chosen, split, exclude=out)
+        source = {"kind": "folder", "root": str(data)}
+        if chosen is not None:
+            source.update(partition=str(chosen.path), partition_sha256=chosen.sha256, split=split)
+    with progress_bars(quiet) as on_progress:
+        report = evaluate_videos(videos, out, settings, workers, source, on_progress)
+    if json_out is not None:
+        write_json(report, json_out)
+    if plot is not None:
+        plot_confusion(report, plot)
+    if json_out == "-" or quiet:
+        return
+    outcomes = report["outcomes"]
+    console.print(
+        f"{report['model']['name']} on {outcomes['videos']} labelled videos ({data}): "
+        f"{outcomes['judged']} judged, {outcomes['inconclusive']} inconclusive, "
+        f"{outcomes['failed']} failed; {report['batch']['screened_now']} screened now"
+    )
+    for table in report_tables(report):
+        console.print(table)
+    batch = report["batch"]
+    console.print(
+        f"evaluation: {batch['evaluation_json']}; per video: {batch['results_csv']}, "
+        f"{batch['report_html']}",
+        soft_wrap=True,
+    )
+    if plot is not None:
+        console.print(f"confusion matrix: {plot}")
+    console.print(report["note"])
 
 
 def demo_weights(

@@ -75,10 +75,48 @@ def judge(
         flags.append("edge_cut")  # a warning: the cut silhouettes were already left out
     if used < min_silhouettes:
         flags.append("too_few_silhouettes")
-    blocked = label is None or any(
-        flag in BLOCKING_FLAGS or flag == "too_few_silhouettes" for flag in flags
-    )
+    blocked = label is None or bool(blocking_reasons(flags))
     return (Verdict.INCONCLUSIVE if blocked else Verdict.from_label(label)), tuple(flags)
+
+
+def blocking_reasons(flags: Sequence[str]) -> tuple[str, ...]:
+    """The flags that make a video inconclusive on their own, in the order given."""
+    return tuple(f for f in flags if f in BLOCKING_FLAGS or f == "too_few_silhouettes")
+
+
+class Stage(StrEnum):
+    """The part of the pipeline a quality flag or a failure comes from, in pipeline order."""
+
+    VIDEO = "decode/video"  #: the file, its decoding, frame rate and orientation
+    PEOPLE = "detection/tracking"  #: finding people and choosing the walking participant
+    SILHOUETTES = "silhouettes"  #: segmenting the participant, usable silhouettes
+    OTHER = "other"  #: anything else (an unexpected error)
+
+
+#: Which stage raises each quality flag (a weight-free fallback: the stage that fell back).
+FLAG_STAGES = {
+    "low_frame_rate": Stage.VIDEO,
+    "sideways_video": Stage.VIDEO,
+    "no_person": Stage.PEOPLE,
+    "no_walker": Stage.PEOPLE,
+    "two_walkers": Stage.PEOPLE,
+    "participant_uncertain": Stage.PEOPLE,
+    "few_participant_frames": Stage.PEOPLE,
+    "camera_moving": Stage.PEOPLE,
+    "detector_fallback_weight_free": Stage.PEOPLE,
+    "background_uncertain": Stage.SILHOUETTES,
+    "segmenter_fallback_weight_free": Stage.SILHOUETTES,
+    "empty_masks": Stage.SILHOUETTES,
+    "edge_cut": Stage.SILHOUETTES,
+    "too_few_silhouettes": Stage.SILHOUETTES,
+}
+
+
+def stage_of_flag(flag: str) -> Stage:
+    """The stage a quality flag comes from (`other` for a flag this table does not know)."""
+    if flag.endswith("detector_fallback_weight_free"):  # also a moving camera's detector
+        return Stage.PEOPLE
+    return FLAG_STAGES.get(flag, Stage.OTHER)
 
 
 #: How to record again, one plain sentence per flag that a new recording can fix (blocking

@@ -317,7 +317,9 @@ def plot_confusion(report: dict, path: str | Path) -> Path:
         axis.set_yticks(range(len(labels)), labels)
         axis.set_xlabel("predicted")
         axis.set_ylabel("truth")
-        axis.set_title(f"{name} (accuracy {100 * figures['accuracy']['value']:.1f}%)")
+        value = figures["accuracy"]["value"]  # None when nothing was judged
+        shown = "n/a" if value is None else f"{100 * value:.1f}%"
+        axis.set_title(f"{name} (accuracy {shown})")
     figure.suptitle(report["model"]["name"])
     figure.tight_layout()
     path = Path(path)
