@@ -7,7 +7,8 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
-.PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare bench
+.PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare bench \
+	phantom-videos evaluate-videos
 
 setup: $(STAMP)
 
@@ -88,6 +89,31 @@ demo-weights: setup
 demo-weights-compare: demo-weights
 	$(DEMO_TRAIN) --out $(DEMO_DIR)/sconet --model sconet --name sconet-demo
 	$(DEMO_PUBLISH) --ce $(DEMO_DIR)/sconet/sconet-demo.safetensors
+
+# The whole tool on labelled videos.  `phantom-videos`: one video per walker of the demo
+# dataset's test split (90 walkers: 8 s, 640x360 or 360x640, views, distractors and camera
+# motions mixed alike in every class; about 1 min on 2 cores), built only when its manifest
+# is missing (the dataset too, as demo-weights builds it).  `evaluate-videos`: `screen
+# evaluate` screens every video as `screen batch` does (about 8-15 min with 2 workers;
+# resumable), writing $(VIDEOSET_EVAL)/evaluation.json and the printed tables beside it.
+VIDEOSET_DIR ?= $(DEMO_DIR)/videos
+VIDEOSET_OPTIONS ?= --split test --seconds 8 --size 640x360 --workers 2
+VIDEOSET_EVAL ?= $(VIDEOSET_DIR)/evaluation
+EVALUATE_OPTIONS ?= --workers 2
+phantom-videos: setup $(VIDEOSET_DIR)/videoset.json
+
+$(DEMO_DIR)/phantoms/partition.json: | setup
+	$(VENV)/bin/screen phantom dataset $(DEMO_DIR)/phantoms $(DEMO_DATA)
+
+$(VIDEOSET_DIR)/videoset.json: | setup $(DEMO_DIR)/phantoms/partition.json
+	$(VENV)/bin/screen phantom videoset $(VIDEOSET_DIR) --from $(DEMO_DIR)/phantoms $(VIDEOSET_OPTIONS)
+
+evaluate-videos: phantom-videos
+	mkdir -p $(VIDEOSET_EVAL)
+	COLUMNS=100 $(VENV)/bin/screen evaluate $(VIDEOSET_DIR) \
+		--partition $(DEMO_DIR)/phantoms/partition.json --out $(VIDEOSET_EVAL) \
+		$(EVALUATE_OPTIONS) > $(VIDEOSET_EVAL)/evaluation.txt
+	cat $(VIDEOSET_EVAL)/evaluation.txt
 
 # Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, rendered once
 # into .cache/bench/): prints a table, writes bench.json.  Several minutes; run on an idle machine.

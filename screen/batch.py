@@ -306,6 +306,24 @@ class BatchRun:
         )
 
 
+def _refuse_other_models(
+    state: BatchState, names: Iterable[str], model: ModelInfo, out: Path
+) -> None:
+    from .errors import ScreenError
+
+    others = Counter(
+        f"{row.result.model.name} (sha256 {row.result.model.sha256[:12]})"
+        for row in state.rows(names)
+        if row.result is not None and row.result.model.sha256 != model.sha256
+    )
+    if others:
+        kept = ", ".join(f"{n} by {name}" for name, n in others.items())
+        raise ScreenError(
+            f"{out}: holds results of another classifier ({kept}), not of {model.name} "
+            f"(sha256 {model.sha256[:12]}): choose a new --out, or delete that folder"
+        )
+
+
 def run_batch(
     folder: Path,
     out: Path,
@@ -335,6 +353,7 @@ def screen_videos(
     settings: Settings,
     workers: int | None,
     on_progress: ProgressCallback | None = None,
+    one_model: bool = False,
 ) -> BatchRun:
     """The batch core: screen each (video file, name) into `out`, resumably, in parallel.
 
@@ -343,6 +362,8 @@ def screen_videos(
     finished before, or whose content changed.  Writes OUT/results.csv and
     OUT/report.html for every video given.  `on_progress("screening", done, total)`
     after each finished video, counting those finished by an earlier run.
+    `one_model`: refuse, before screening, an OUT whose kept results came from
+    another classifier (an evaluation must not mix two models' verdicts).
     """
     import functools
 
@@ -362,6 +383,8 @@ def screen_videos(
     try:
         hashes = {name: content_hash(path) for name, path in relative.items()}
         pending = state.register(hashes)
+        if one_model:
+            _refuse_other_models(state, relative, ModelInfo.of(classifier), out)
         workers = max(1, min(workers or available_cores(), len(pending) or 1))
         jobs = [(relative[name], name) for name in pending]
         factory = functools.partial(make_video_screener, settings)

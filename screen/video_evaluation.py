@@ -28,7 +28,7 @@ from .batch import VIDEO_SUFFIXES, BatchRun, find_videos, screen_videos
 from .errors import FileProblem
 from .model.classes import LABELS, Label
 from .outputs.report import VideoRow
-from .outputs.verdict import Stage, Verdict, blocking_reasons, stage_of_flag
+from .outputs.verdict import Stage, Verdict, inconclusive_reasons, stage_of_flag
 from .training.dataset import Partition, Split
 from .training.evaluate import Proportion, confusion_matrix, metrics_from_confusion
 
@@ -212,7 +212,7 @@ def _video_row(video: LabelledVideo, row: VideoRow) -> dict:
         return {**entry, "verdict": None, "correct": False, "probabilities": None,
                 "flags": [], "stage": failure_stage(reason).value, "reasons": [reason],
                 "error": row.error}  # fmt: skip
-    reasons = list(blocking_reasons(result.quality.flags))
+    reasons = list(inconclusive_reasons(result.quality.flags))
     judged = result.verdict != Verdict.INCONCLUSIVE
     if not judged and not reasons:  # judge() blocks only on these; keep the row honest anyway
         reasons = ["inconclusive"]
@@ -232,9 +232,10 @@ def _video_row(video: LabelledVideo, row: VideoRow) -> dict:
 def video_report(videos: Sequence[LabelledVideo], run: BatchRun, data: dict) -> dict:
     """The evaluation of one batch run over labelled videos (plain JSON types).
 
-    Inconclusive videos are put under the earliest stage among the flags that blocked
-    them (`no_person` and `too_few_silhouettes` together: detection/tracking, where it
-    started); `with_flags` counts their other flags (why silhouettes were too few).
+    Inconclusive videos are put under the earliest stage among the reasons that blocked
+    them (`outputs.verdict.inconclusive_reasons`: `no_person` and `too_few_silhouettes`
+    together count under detection/tracking, where it started); `with_flags` counts their
+    other flags (e.g. why the silhouettes were too few).
     """
     rows = {row.path: row for row in run.rows}
     table = [_video_row(video, rows[video.name]) for video in videos]
@@ -320,8 +321,8 @@ def evaluate_videos(
 
     `data`: how the videos were given (source, partition), kept in the report.
     """
-    run = screen_videos([(video.path, video.name) for video in videos], out, settings, workers,
-                        on_progress)  # fmt: skip
+    named = [(video.path, video.name) for video in videos]
+    run = screen_videos(named, out, settings, workers, on_progress, one_model=True)
     report = video_report(videos, run, data)
     path = run.out / EVALUATION_FILE
     partial = path.with_name(path.name + ".partial")

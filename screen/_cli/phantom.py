@@ -163,3 +163,61 @@ def dataset(
     console.print(
         f"partition: {partition} ({train + test} walkers in {elapsed:.0f} s)", soft_wrap=True
     )
+
+
+@phantom_app.command("videoset")
+def videoset(
+    out_dir: Path = typer.Argument(..., help="Folder for the videos (rerun to resume)."),
+    source: Path = typer.Option(
+        ..., "--from", help="A phantom dataset made by `screen phantom dataset`."
+    ),
+    split: str = typer.Option("test", "--split", help="test (default) or train."),
+    seconds: float = typer.Option(8.0, "--seconds", min=0.1, max=600.0, help="Per video."),
+    size: str = typer.Option(
+        "640x360", "--size", help="WIDTHxHEIGHT of landscape videos; portrait ones are turned."
+    ),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes rendering videos."),
+) -> None:
+    """Render one video per walker of a dataset's split: a labelled test set for `screen evaluate`.
+
+    Each walker keeps its posture (same label and seed); the filming (view, distractor,
+    camera motion, portrait or landscape) is assigned by rank within each class, so every
+    class gets the same mix.  Writes OUT/<id>/<label>/<view>/<id>.mp4 with its ground truth,
+    OUT/labels.csv and OUT/videoset.json.  Complete videos are kept: a rerun renders only
+    what is missing, and the same inputs give the same bytes.
+    """
+    from rich.table import Table
+
+    from ..phantom.videoset import build_videoset
+
+    dimensions = parse_size(size)
+    started = time.perf_counter()
+    with _progress_bar() as bar:
+        task = bar.add_task("videos", total=None)
+        built = build_videoset(
+            out_dir,
+            source,
+            split=split,
+            seconds=seconds,
+            size=dimensions,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    elapsed = time.perf_counter() - started
+    labels = list(built.counts)
+    table = Table("view", "distractor", "camera", "frame", *labels, title=f"{out_dir}: filming")
+    for variety, counts in built.mix.items():
+        table.add_row(
+            variety.view,
+            variety.distractor,
+            variety.camera_motion,
+            "portrait" if variety.portrait else "landscape",
+            *(str(counts[label]) for label in labels),
+        )
+    table.add_row("all", "", "", "", *(str(built.counts[label]) for label in labels))
+    console.print(table)
+    console.print(
+        f"{built.videos} videos ({built.rendered} rendered now, {built.videos - built.rendered} "
+        f"kept) in {elapsed:.0f} s; labels: {built.labels}; manifest: {built.manifest}",
+        soft_wrap=True,
+    )

@@ -84,6 +84,16 @@ def blocking_reasons(flags: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in flags if f in BLOCKING_FLAGS or f == "too_few_silhouettes")
 
 
+def inconclusive_reasons(flags: Sequence[str]) -> tuple[str, ...]:
+    """Why an inconclusive video was: its blocking flags, preceded by `few_participant_frames`
+    when the silhouettes were too few because the walker's track was already shorter than
+    a clip (the shortage began at tracking, not at segmentation)."""
+    reasons = blocking_reasons(flags)
+    if "too_few_silhouettes" in reasons and "few_participant_frames" in flags:
+        return ("few_participant_frames", *reasons)
+    return reasons
+
+
 class Stage(StrEnum):
     """The part of the pipeline a quality flag or a failure comes from, in pipeline order."""
 
