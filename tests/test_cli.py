@@ -133,6 +133,8 @@ COMMANDS_MISSING = [
     (["phantom", "video"], []),
     (["phantom", "video"], ["{tmp}/walk.mp4", "--seed", "1"]),  # no --label
     (["phantom", "dataset"], []),
+    (["phantom", "videoset"], []),
+    (["phantom", "videoset"], ["{tmp}/set"]),  # no --from
 ]
 COMMANDS = sorted({tuple(command) for command, _ in COMMANDS_MISSING}) + [
     ("weights", "list"),
