@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 EVALUATION_FILE = "evaluation.json"
+SETTINGS_FILE = "evaluation-settings.json"  #: the settings OUT's videos were screened with
+#: Settings that do not change a result (how the work is spread over the CPU).
+RESULT_NEUTRAL_SECTIONS = ("runtime",)
 CSV_HEADER = ("video", "label")
 PROTOCOL = "videos"  #: the report's one protocol: the tool's verdict on each whole video
 DESCRIPTION = (
@@ -321,6 +324,7 @@ def evaluate_videos(
 
     `data`: how the videos were given (source, partition), kept in the report.
     """
+    _keep_one_set_of_settings(out, settings)
     named = [(video.path, video.name) for video in videos]
     run = screen_videos(named, out, settings, workers, on_progress, one_model=True)
     report = video_report(videos, run, data)
@@ -329,3 +333,35 @@ def evaluate_videos(
     partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
     return report
+
+
+def _keep_one_set_of_settings(out: Path, settings: Settings) -> None:
+    """Record the settings in OUT on the first run; refuse a rerun with others.
+
+    The batch state keeps every finished video's result, so a rerun with, say, another
+    detector or clip sampling would silently report the first run's verdicts.
+    """
+    from .errors import ScreenError
+
+    wanted = {
+        section: values
+        for section, values in json.loads(json.dumps(settings.to_dict())).items()
+        if section not in RESULT_NEUTRAL_SECTIONS
+    }
+    path = out / SETTINGS_FILE
+    if path.is_file():
+        before = json.loads(path.read_text(encoding="utf-8"))
+        changed = [
+            f"{section}.{name}"
+            for section, values in wanted.items()
+            for name, value in values.items()
+            if before.get(section, {}).get(name, value) != value
+        ]
+        if changed:
+            raise ScreenError(
+                f"{out}: its videos were screened with other settings ({', '.join(changed[:5])} "
+                "differ): rerun with the same settings, or choose a new --out"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
