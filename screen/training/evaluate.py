@@ -322,6 +322,12 @@ def plot_confusion(report: dict, path: str | Path) -> Path:
         axis.set_title(f"{name} (accuracy {shown})")
     figure.suptitle(report["model"]["name"])
     figure.tight_layout()
+    if report.get("note"):  # an evaluation of videos carries the honesty note everywhere
+        import textwrap
+
+        figure.subplots_adjust(bottom=0.25)
+        text = textwrap.fill(report["note"], width=int(16 * figure.get_figwidth()))
+        figure.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=6)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
