@@ -299,3 +299,30 @@ def test_results_of_another_classifier_are_never_mixed_in(
     code = main(["evaluate", str(labelled), "--out", str(evaluated)])
     err = capsys.readouterr().err
     assert code == 1 and "holds results of another classifier" in err and "new --out" in err
+
+
+@pytest.mark.slow  # kept out of `make test`; `make test-all` runs it
+def test_a_phantom_videoset_is_evaluated_end_to_end(tmp_path, capsys):
+    from screen.phantom import build_dataset
+
+    dataset = tmp_path / "phantoms"
+    build_dataset(dataset, train=1, test=3, test_ratio=(1, 1, 1), frames=5, workers=1)
+    videos = tmp_path / "videos"
+    assert main(["phantom", "videoset", str(videos), "--from", str(dataset), "--seconds", "4",
+                 "--size", "320x180", "--workers", "2"]) == 0  # fmt: skip
+    out = videos / "evaluation"  # inside the set, as `make evaluate-videos` puts it
+    partition = dataset / "partition.json"
+    assert main(["evaluate", str(videos), "--partition", str(partition), "--out", str(out),
+                 "--workers", "2"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    report = json.loads((out / "evaluation.json").read_text())
+    manifest = json.loads((videos / "videoset.json").read_text())
+    truth = {video["video"]: video["label"] for video in manifest["videos"].values()}
+    assert {row["video"]: row["label"] for row in report["videos"]} == truth
+    assert report["data"]["partition_sha256"] == manifest["source"]["partition_sha256"]
+    assert report["data"]["counts"] == {"negative": 1, "neutral": 1, "positive": 1}
+    outcomes = report["outcomes"]
+    assert outcomes["videos"] == 3 and outcomes["failed"] == 0
+    assert outcomes["judged"] + outcomes["inconclusive"] == 3
+    assert report["protocols"]["videos"]["sequences"] == outcomes["judged"]
+    assert "3 labelled videos" in printed and "NOT FOR CLINICAL USE" in printed
