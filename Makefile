@@ -72,7 +72,8 @@ DEMO_ITERATIONS ?= 100
 DEMO_SCHEDULE ?= --iterations $(DEMO_ITERATIONS) --batch 8x2 --frames 30 --lr 0.1 \
 	--milestones $(shell echo $$(($(DEMO_ITERATIONS)*5/10)),$$(($(DEMO_ITERATIONS)*7/10)),$$(($(DEMO_ITERATIONS)*9/10))) \
 	--save-every 20 --seed 0
-DEMO_DATA ?= --train 300 --train-ratio 1:1:1 --test 90 --test-ratio 1:1:1 --seed 0
+DEMO_DATA ?= --train 300 --train-ratio 1:1:1 --test 90 --test-ratio 1:1:1 --seed 0 \
+	--view front,side,front,oblique,front
 DEMO_WEIGHTS ?= weights/sconet-mt-demo.safetensors
 DEMO_CARD ?= models/sconet-mt-demo.card.md
 DEMO_TRAIN = $(VENV)/bin/screen train $(DEMO_DIR)/phantoms \

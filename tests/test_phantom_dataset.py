@@ -150,3 +150,19 @@ def test_cli_dataset_prints_counts_per_split_and_class(tmp_path, capsys):
     }
     assert rows == {"TRAIN_SET": ["1", "1", "2", "4"], "TEST_SET": ["1", "1", "1", "3"]}
     assert len(pickles_on_disk(out)) == 7
+
+
+def test_a_view_list_films_every_class_with_the_same_mix(tmp_path):
+    settings = SETTINGS | {"train": 6, "train_ratio": (1, 1, 1), "test": 0, "frames": 6}
+    build_dataset(tmp_path / "mixed", **settings, view="front,side", workers=1)
+    views: dict[str, list[str]] = {}
+    for label, view, _ in pickles_on_disk(tmp_path / "mixed").values():
+        views.setdefault(label, []).append(view)
+    # two walkers per class: one filmed from the front (000_180), one from the side (090_270)
+    assert {label: sorted(v) for label, v in views.items()} == {
+        label: ["000_180", "090_270"] for label in ("negative", "neutral", "positive")
+    }
+    manifest = json.loads((tmp_path / "mixed" / "phantom.json").read_text())
+    assert manifest["view"] == "front,side"
+    with pytest.raises(ScreenError, match="unknown view 'top'"):
+        build_dataset(tmp_path / "bad", **settings, view="front,top", workers=1)

@@ -128,7 +128,12 @@ def dataset(
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes rendering walkers."),
     frames: int = typer.Option(300, "--frames", min=5, help="Frames per walker (15 fps)."),
-    view: str = typer.Option("front", "--view", help="front (Scoliosis1K), side or oblique."),
+    view: str = typer.Option(
+        "front",
+        "--view",
+        help="front (Scoliosis1K), side or oblique; a comma list (front,side,front,oblique) "
+        "films every class with the same mix.",
+    ),
 ) -> None:
     """Build a silhouette dataset in the Scoliosis1K layout (id/label/view/id.pkl)."""
     from ..phantom.dataset import build_dataset, dataset_counts, parse_ratio

@@ -52,6 +52,14 @@ def parse_ratio(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def parse_views(text: str) -> tuple[str, ...]:
+    """'front,side' -> ('front', 'side'), each checked."""
+    views = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not views:
+        raise ScreenError("--view needs at least one of front, side, oblique")
+    return tuple(check_view(view) for view in views)
+
+
 def class_counts(total: int, ratio: tuple[int, int, int]) -> dict[Label, int]:
     """Split `total` walkers by ratio (largest remainders get the leftovers)."""
     shares = np.array(ratio, float) / sum(ratio) * total
@@ -88,6 +96,7 @@ def _build_one(job: _Job) -> dict:
     write_silhouette_pickle(folder / f"{job.walker_id}.pkl", sequence.frames)
     return {
         "label": job.label.value,
+        "view": job.view,
         "seed": job.seed,
         "severity_deg": params.posture.severity_deg,
         "frames": len(sequence.frames),
@@ -114,9 +123,12 @@ def build_dataset(
 ) -> Path:
     """Build `train` + `test` phantom walkers under `root`; returns the partition JSON's path.
 
-    `root` must be new or empty: a dataset is never mixed with other files.
+    `view` is one view or a comma list (e.g. 'front,front,side,oblique'): the k-th walker of
+    each class in each split is filmed from the list's (k mod length)-th view, so every
+    class gets the same mix.  `root` must be new or empty: a dataset is never mixed with
+    other files.
     """
-    check_view(view)
+    views = parse_views(view)
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileProblem(root, "not an empty folder: choose a new one for the dataset")
@@ -132,12 +144,15 @@ def build_dataset(
         splits[name] = [labels[i] for i in rng.permutation(len(labels))]
     jobs, split_of = [], {}
     for name, labels in splits.items():
+        rank = dict.fromkeys(labels, 0)
         for label in labels:
             index = len(jobs)
             walker_id = f"{index:05d}"
             split_of[walker_id] = name
+            chosen = views[rank[label] % len(views)]
+            rank[label] += 1
             jobs.append(
-                _Job(str(root), walker_id, label, _walker_seed(seed, index), frames, fps, view)
+                _Job(str(root), walker_id, label, _walker_seed(seed, index), frames, fps, chosen)
             )
 
     root.mkdir(parents=True, exist_ok=True)
@@ -154,8 +169,7 @@ def build_dataset(
         "seed": seed,
         "frames": frames,
         "fps": fps,
-        "view": view,
-        "view_name": VIEW_NAMES[view],
+        "view": ",".join(views),
         "size": list(DATASET_SIZE),
         "mask_scale": MASK_SCALE,
         "ratio_order": "positive:neutral:negative",
