@@ -37,7 +37,7 @@ from .outputs.result import (
 )
 from .outputs.verdict import advise, judge
 from .progress import ProgressCallback
-from .settings import Settings
+from .settings import ClassifierSettings, Settings
 from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
 
 EDGE_MARGIN_PX = 2  #: a box this close to the frame border is cut by it
@@ -115,9 +115,9 @@ class Screening:
     frontend: FrontendResult
 
 
-def classifier_from_settings(settings: Settings) -> Classifier:
+def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classifier:
     """The classifier the settings name (default: the demo model), loaded and checked."""
-    chosen = settings.classifier
+    chosen = settings if isinstance(settings, ClassifierSettings) else settings.classifier
     return load_classifier(
         chosen.weights,
         chosen.parsed_class_order,

@@ -32,19 +32,12 @@ def classify(
     settings: ClassifierSettings = DEFAULTS,
 ) -> None:
     """Classify a stored silhouette sequence (no video needed)."""
-    from ..model.classify import load_classifier
     from ..outputs.result import ModelInfo, classification_result
+    from ..pipeline import classifier_from_settings
     from ..silhouettes.files import read_silhouettes
 
     sequence = read_silhouettes(silhouettes)
-    classifier = load_classifier(
-        settings.weights,
-        settings.parsed_class_order,
-        device=settings.device,
-        precision=settings.precision,
-        clip_stride=settings.clip_stride,
-        clip_sampling=settings.clip_sampling,
-    )
+    classifier = classifier_from_settings(settings)
     if len(sequence.frames) == 0:
         from ..errors import FileProblem
 
