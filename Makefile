@@ -115,6 +115,8 @@ evaluate-videos: phantom-videos
 		--partition $(DEMO_DIR)/phantoms/partition.json --out $(VIDEOSET_EVAL) \
 		$(EVALUATE_OPTIONS) > $(VIDEOSET_EVAL)/evaluation.txt
 	cat $(VIDEOSET_EVAL)/evaluation.txt
+	$(VENV)/bin/screen demo-card --videos $(VIDEOSET_EVAL)/evaluation.json \
+		--videoset $(VIDEOSET_DIR)/videoset.json --card $(DEMO_CARD)
 
 # Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, rendered once
 # into .cache/bench/): prints a table, writes bench.json.  Several minutes; run on an idle machine.

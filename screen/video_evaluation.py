@@ -30,7 +30,12 @@ from .model.classes import LABELS, Label
 from .outputs.report import VideoRow
 from .outputs.verdict import Stage, Verdict, inconclusive_reasons, stage_of_flag
 from .training.dataset import Partition, Split
-from .training.evaluate import Proportion, confusion_matrix, metrics_from_confusion
+from .training.evaluate import (
+    Proportion,
+    confidence_summary,
+    confusion_matrix,
+    metrics_from_confusion,
+)
 
 if TYPE_CHECKING:
     from .progress import ProgressCallback
@@ -248,6 +253,9 @@ def video_report(videos: Sequence[LabelledVideo], run: BatchRun, data: dict) -> 
     figures = {
         "description": DESCRIPTION,
         **metrics_from_confusion(matrix),
+        "confidence": confidence_summary(
+            (r["label"], r["verdict"], r["probabilities"][r["verdict"]]) for r in judged
+        ),
         ALL_VIDEOS: {
             **Proportion(correct, len(table)).to_dict(),
             "note": ALL_VIDEOS_NOTE,

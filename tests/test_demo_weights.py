@@ -94,3 +94,48 @@ def test_the_phantom_posture_ceiling_is_below_perfect_and_far_above_chance():
 
     ceiling = posture_ceiling(walkers=900)
     assert 0.75 < ceiling < 0.97
+
+
+def _video_evaluation(sha256: str) -> dict:
+    from screen.training.evaluate import Proportion, metrics_from_confusion
+
+    figures = metrics_from_confusion([[2, 0, 0], [0, 1, 1], [0, 0, 1]])
+    figures["confidence"] = {"right_mean": 0.7, "right": 4, "wrong_mean": 0.5, "wrong": 1}
+    figures["accuracy_all_videos"] = Proportion(4, 6).to_dict()
+    row = {"label": "negative", "verdict": "negative", "correct": True}
+    return {
+        "model": {"name": "sconet-mt-demo", "sha256": sha256},
+        "outcomes": {"videos": 6, "judged": 5, "inconclusive": 1, "failed": 0},
+        "protocols": {"videos": figures},
+        "not_judged": {"by_stage": {"detection/tracking": {"reasons": {"two_walkers": 1}}}},
+        "videos": [{**row, "video": "00001/negative/000_180/00001.mp4"},
+                   {**row, "video": "00002/positive/090_270/00002.mp4", "correct": False,
+                    "verdict": "inconclusive"}],
+    }  # fmt: skip
+
+
+def test_the_video_evaluation_goes_into_the_card_of_the_same_model_only(published, tmp_path):
+    _, weights, _, results = published
+    card = tmp_path / "card.md"
+    numbers = tmp_path / "sconet-mt-demo.results.json"
+    numbers.write_text(json.dumps(results))
+    sha256 = results["models"]["sconet-mt-demo"]["sha256"]
+    evaluation = tmp_path / "evaluation.json"
+    evaluation.write_text(json.dumps(_video_evaluation(sha256)))
+    filmed = {"view": "front", "distractor": "none", "camera_motion": "none"}
+    videoset = tmp_path / "videoset.json"
+    videoset.write_text(json.dumps({"videos": {
+        "00001": {**filmed, "orientation": "landscape"},
+        "00002": {**filmed, "view": "side", "orientation": "portrait"},
+    }}))  # fmt: skip
+    arguments = ["demo-card", "--videos", str(evaluation), "--card", str(card)]
+    assert main([*arguments, "--videoset", str(videoset)]) == 0
+    text = card.read_text()
+    assert "5 judged, 1 inconclusive, 0 failed (detection/tracking: two_walkers 1)" in text
+    assert "66.7% (30.0-90.3)" in text  # accuracy over all six videos, with its interval
+    assert "| side, none, none, portrait | 1 | 0 | 0 |" in text
+    assert "| mean confidence, right / wrong verdicts | 0.70 / 0.50 |" in text
+    assert json.loads(numbers.read_text())["videos"]["outcomes"]["judged"] == 5
+    evaluation.write_text(json.dumps(_video_evaluation("0" * 64)))
+    assert main(arguments) == 1  # another model's evaluation is refused, the card kept
+    assert card.read_text() == text

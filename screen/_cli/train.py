@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("demo-weights", hidden=True)(demo_weights)
+    app.command("demo-card", hidden=True)(demo_card)
 
 
 @opt.with_settings(TrainingSettings, opt.flag_keys(TrainingSettings))
@@ -277,4 +278,17 @@ def demo_weights(
     for line in make_demo_weights(
         phantoms, mt, weights, card, ce, partition, results, precision, command
     ):
+        console.print(line)
+
+
+def demo_card(
+    videos: Path = typer.Option(..., "--videos", help="evaluation.json of `screen evaluate`."),
+    card: Path = typer.Option(..., "--card", help="The model card to update."),
+    videoset: Path | None = typer.Option(None, "--videoset", help="The set's videoset.json."),
+    results: Path | None = typer.Option(None, "--results", help="Numbers JSON [beside the card]."),
+) -> None:
+    """The last step of `make evaluate-videos`: the video figures into the demo card."""
+    from ..training.demo_weights import add_video_evaluation
+
+    for line in add_video_evaluation(card, videos, videoset, results):
         console.print(line)

@@ -183,39 +183,92 @@ PROTOCOL_TEXT = (
 )
 
 
+def video_summary(evaluation: dict, videoset: dict | None = None) -> dict:
+    """What the card shows of a `screen evaluate` run on the phantom video set.
+
+    `videoset` (its videoset.json) adds accuracy per filming style (view, distractor,
+    camera motion): where the front end, not the classifier, loses videos.
+    """
+    summary = {
+        "model_sha256": evaluation["model"]["sha256"],
+        "outcomes": evaluation["outcomes"],
+        "figures": evaluation["protocols"]["videos"],
+        "not_judged": evaluation["not_judged"]["by_stage"],
+    }
+    if videoset is not None:
+        styles: dict[str, dict[str, int]] = {}
+        for row in evaluation["videos"]:
+            filmed = videoset["videos"][Path(row["video"]).parts[0]]
+            style = f"{filmed['view']}, {filmed['distractor']}, {filmed['camera_motion']}, "
+            style += filmed["orientation"]
+            counts = styles.setdefault(style, {"videos": 0, "judged": 0, "right": 0})
+            counts["videos"] += 1
+            counts["judged"] += row["verdict"] not in (None, "inconclusive")
+            counts["right"] += bool(row["correct"])
+        summary["by_style"] = dict(sorted(styles.items()))
+    return summary
+
+
 def _videos_section(videos: dict | None) -> list[str]:
     """The whole tool on rendered videos of the same test walkers, when it was measured."""
+    title = "## Through the whole tool (rendered videos of the test walkers)"
     if not videos:
-        return [
-            "## Through the whole tool (rendered videos)",
-            "Not measured for this card: run `make evaluate-videos`.",
-        ]
-    figures = videos["metrics"]
-    counts = videos["counts"]
+        return [title, "Not measured for this card: run `make evaluate-videos`."]
+    figures, outcomes = videos["figures"], videos["outcomes"]
+    reasons = ", ".join(
+        f"{stage}: {', '.join(f'{name} {n}' for name, n in group['reasons'].items())}"
+        for stage, group in videos["not_judged"].items()
+        if group["reasons"]
+    )
     lines = [
-        "## Through the whole tool (rendered videos)",
-        f"The same {counts['videos']} held-out test walkers rendered as videos ("
-        f"{videos.get('description', 'phantom video set')}) and screened by `screen evaluate` "
-        f"with the default offline front end, the verdicts' protocol: {counts['conclusive']} "
-        f"conclusive, {counts['inconclusive']} inconclusive, {counts['failed']} failed. Figures "
-        "over the conclusive videos; 'all videos' counts an inconclusive or failed video as "
-        "not right.",
+        title,
+        f"The {outcomes['videos']} held-out test walkers rendered as videos (`make "
+        "phantom-videos`: 8 s each; front, side and oblique views; a clinician or a passer-by in "
+        "some; fixed, shaking, handheld or panning cameras; landscape and portrait) and screened "
+        "by `screen evaluate` with the default offline front end and the verdicts' protocol: "
+        f"{outcomes['judged']} judged, {outcomes['inconclusive']} inconclusive, "
+        f"{outcomes['failed']} failed{f' ({reasons})' if reasons else ''}. Figures over the "
+        "judged videos; accuracy over all videos counts an inconclusive or failed one as wrong: "
+        f"{_pct(figures['accuracy_all_videos'])}.",
         "",
         *_figure_rows([("videos, clips", figures)]),
-    ]
-    if "all_videos_accuracy" in videos:
-        lines += ["", f"Accuracy over all videos: {_pct(videos['all_videos_accuracy'])}."]
-    lines += [
         "",
-        "Confusion matrix (videos):",
+        "Confusion matrix (judged videos):",
         "",
         *_confusion_rows(figures),
         "",
-        "Per class (videos):",
+        "Per class (judged videos):",
         "",
         *_per_class_rows(figures),
     ]
+    if "by_style" in videos:
+        lines += ["", "By filming style (view, distractor, camera motion, orientation):", "",
+                  "| style | videos | judged | right |", "|---|---|---|---|"]  # fmt: skip
+        for style, counts in videos["by_style"].items():
+            lines.append(f"| {style} | {counts['videos']} | {counts['judged']} | "
+                         f"{counts['right']} |")  # fmt: skip
     return lines
+
+
+def add_video_evaluation(
+    card: Path, evaluation: Path, videoset: Path | None = None, results: Path | None = None
+) -> list[str]:
+    """Put a `screen evaluate` run on the phantom videos into the card and its numbers."""
+    results_path = results or card.with_name(f"{MT_NAME}.results.json")
+    numbers = json.loads(results_path.read_text("utf-8"))
+    report = json.loads(evaluation.read_text("utf-8"))
+    expected = numbers["models"][MT_NAME]["sha256"]
+    if report["model"]["sha256"] != expected:
+        raise ScreenError(
+            f"{evaluation} evaluated model {report['model']['name']} "
+            f"({report['model']['sha256'][:12]}), not the card's {MT_NAME} ({expected[:12]}): "
+            "run `make evaluate-videos` again with the card's weights"
+        )
+    manifest = json.loads(videoset.read_text("utf-8")) if videoset else None
+    numbers["videos"] = video_summary(report, manifest)
+    write_results(numbers, results_path, card)
+    accuracy = numbers["videos"]["figures"]["accuracy"]["value"]
+    return [f"videos: accuracy {accuracy} over the judged videos", f"wrote {results_path}, {card}"]
 
 
 def render_card(results: dict) -> str:
