@@ -169,3 +169,27 @@ def test_a_walker_filling_a_plain_corridor_is_not_taken_for_the_camera():
         masked.observe(frame, np.array([truth[frame.index]]) if truth[frame.index] else None)
     assert blind.moving  # measured: 0.0019 of the frame height per frame
     assert not masked.moving
+
+
+def _textured_wall(shape=(640, 360), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (shape[0] // 8, shape[1] // 8), dtype=np.uint8)
+    wall = cv2.resize(noise, (shape[1] + 80, shape[0] + 80), interpolation=cv2.INTER_CUBIC)
+    return cv2.cvtColor(wall, cv2.COLOR_GRAY2BGR)
+
+
+@pytest.mark.parametrize("step_px, moving", [(0.0, False), (0.3, True)])
+def test_a_slow_pan_is_moving_though_each_frame_moves_little(step_px, moving):
+    """0.3 px per frame is under MOVING_SHARE, but 36 px over 120 frames smears a median
+    background: the portrait pans of the phantom video set were judged on garbage before."""
+    from screen.frontend.camera_motion import DRIFT_SHARE, MOVING_SHARE, CameraMotion
+    from screen.frontend.frames import Frame
+
+    wall, camera = _textured_wall(), CameraMotion()
+    for index in range(120):
+        shift = np.float32([[1, 0, -40 - step_px * index], [0, 1, -40]])
+        image = cv2.warpAffine(wall, shift, (360, 640), flags=cv2.INTER_LINEAR)
+        camera.observe(Frame(index, index / 15, image))
+    assert camera.median_share < MOVING_SHARE  # frame by frame it looks still
+    assert (camera.drift_share > DRIFT_SHARE) is moving
+    assert camera.moving is moving
