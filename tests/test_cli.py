@@ -127,6 +127,7 @@ COMMANDS_MISSING = [
     (["train"], ["{tmp}", "--out", "{tmp}/run"]),  # no --partition
     (["evaluate"], []),
     (["demo-weights"], []),
+    (["demo-card"], []),
     (["weights", "download"], []),
     (["weights", "forget"], []),
     (["weights", "import"], []),
