@@ -164,14 +164,15 @@ def random_classifier(seed: int = 0, **options) -> Classifier:
 
 
 def pooled_probabilities(
-    classifier: Classifier, stored: np.ndarray, windows: list[tuple[int, int]]
+    classifier: Classifier, stored: np.ndarray, clips: list[np.ndarray]
 ) -> np.ndarray:
-    """The reference for the streamed pooling: every frame's features at once, then each window."""
+    """The reference for the streamed pooling: every frame's features at once, then each clip."""
     import torch
 
-    from screen.model.sconet import class_probabilities, pool_windows
+    from screen.model.sconet import class_probabilities
 
     with torch.inference_mode():
         features = torch.cat(list(classifier._feature_chunks(stored)))
-        logits = classifier.model.head(pool_windows(features, windows)).logits
+        pooled = torch.stack([features[torch.from_numpy(clip)].amax(0) for clip in clips])
+        logits = classifier.model.head(pooled).logits
     return class_probabilities(logits).cpu().numpy()

@@ -20,7 +20,7 @@ from screen.frontend.concurrency import ordered_map, prefetch
 from screen.frontend.extract import Frontend
 from screen.frontend.segment import PaddleHumanSegmenter
 from screen.model.classes import LABELS
-from screen.model.classify import bf16_supported, clip_windows
+from screen.model.classify import bf16_supported, make_clips
 from screen.phantom import render_video, sample_walker
 from screen.pipeline import Screener, cpu_budget
 from screen.settings import Settings
@@ -131,12 +131,13 @@ def test_masks_held_stay_bounded_unless_kept(video, humanseg, keep_masks):
 def test_streamed_clip_pooling_equals_pooling_all_features(monkeypatch):
     import screen.model.classify as classify
 
-    monkeypatch.setattr(classify, "FEATURE_CHUNK", 16)  # windows straddle chunk borders
+    monkeypatch.setattr(classify, "FEATURE_CHUNK", 16)  # clips straddle chunk borders
     classifier = random_classifier(seed=1)
     stored = np.random.default_rng(0).integers(0, 2, (77, 64, 64), np.uint8) * 255
-    windows = clip_windows(77) + [(0, 77)]
-    streamed = classifier.streamed_probabilities(stored, windows)
-    whole = pooled_probabilities(classifier, stored, windows)
+    clips = make_clips(77, sampling="spread") + make_clips(77, sampling="consecutive")
+    clips += [np.arange(77)]
+    streamed = classifier.streamed_probabilities(stored, clips)
+    whole = pooled_probabilities(classifier, stored, clips)
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
 
 
