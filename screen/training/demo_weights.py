@@ -56,7 +56,7 @@ def evaluate_file(
         "file": weights.name,
         "sha256": file_sha256(weights),
         "size_bytes": weights.stat().st_size,
-        "evaluation_precision": precision,
+        "evaluation_precision": classifier.precision,  # the one used: auto resolved
         "trained_on": metadata.trained_on,
         "provenance": metadata.provenance,
         "training": metadata.extra,
