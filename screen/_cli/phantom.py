@@ -56,6 +56,15 @@ def _progress_bar():
     )
 
 
+def _with_progress(description: str, work):
+    """`work(progress)` under a progress bar; its result and the seconds it took."""
+    started = time.perf_counter()
+    with _progress_bar() as bar:
+        task = bar.add_task(description, total=None)
+        result = work(lambda done, total: bar.update(task, completed=done, total=total))
+    return result, time.perf_counter() - started
+
+
 @phantom_app.command("video")
 def video(
     out: Path = typer.Argument(
@@ -91,10 +100,9 @@ def video(
 
     dimensions = parse_size(size)
     params = sample_walker(label, seed)
-    started = time.perf_counter()
-    with _progress_bar() as bar:
-        task = bar.add_task("rendering", total=None)
-        truth = render_video(
+    truth, elapsed = _with_progress(
+        "rendering",
+        lambda progress: render_video(
             out,
             params,
             fps=fps,
@@ -104,9 +112,9 @@ def video(
             distractors=distractor,
             passes=passes,
             camera_motion=camera_motion,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    elapsed = time.perf_counter() - started
+            progress=progress,
+        ),
+    )
     posture = params.posture
     console.print(
         f"{out}: {label} phantom (severity {posture.severity_deg:.1f} deg, shoulder "
@@ -139,10 +147,9 @@ def dataset(
     from ..phantom.dataset import build_dataset, dataset_counts, parse_ratio
 
     ratios = parse_ratio(train_ratio), parse_ratio(test_ratio)
-    started = time.perf_counter()
-    with _progress_bar() as bar:
-        task = bar.add_task("walkers", total=train + test)
-        partition = build_dataset(
+    partition, elapsed = _with_progress(
+        "walkers",
+        lambda progress: build_dataset(
             out_dir,
             train=train,
             train_ratio=ratios[0],
@@ -152,9 +159,9 @@ def dataset(
             frames=frames,
             view=view,
             workers=workers,
-            progress=lambda done, total: bar.update(task, completed=done),
-        )
-    elapsed = time.perf_counter() - started
+            progress=progress,
+        ),
+    )
     from rich.table import Table
 
     table = Table("split", "positive", "neutral", "negative", "total", title=str(out_dir))
@@ -196,19 +203,18 @@ def videoset(
     from ..phantom.videoset import build_videoset
 
     dimensions = parse_size(size)
-    started = time.perf_counter()
-    with _progress_bar() as bar:
-        task = bar.add_task("videos", total=None)
-        built = build_videoset(
+    built, elapsed = _with_progress(
+        "videos",
+        lambda progress: build_videoset(
             out_dir,
             source,
             split=split,
             seconds=seconds,
             size=dimensions,
             workers=workers,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    elapsed = time.perf_counter() - started
+            progress=progress,
+        ),
+    )
     labels = list(built.counts)
     table = Table("view", "distractor", "camera", "frame", *labels, title=f"{out_dir}: filming")
     for variety, counts in built.mix.items():
