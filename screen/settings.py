@@ -237,6 +237,10 @@ class TrainingSettings(Section):
     batch: tuple[int, int] = setting((8, 8), "ids x sequences per id, e.g. 8x8.",
                                      parse=_parse_batch)  # fmt: skip
     frames: int = setting(30, "Random frames per sequence, unordered.", low=1)
+    mask_noise: float = setting(
+        0.0, "Share of training frames whose outline is jittered (the front end's ragged "
+        "masks); 0 = off.", low=0.0, high=1.0,
+    )  # fmt: skip
     lr: float = setting(0.1, "SGD learning rate.", low=1e-12)
     momentum: float = setting(0.9, "SGD momentum.", flag=False, low=0)
     weight_decay: float = setting(5e-4, "SGD weight decay.", flag=False, low=0)

@@ -343,3 +343,26 @@ def test_a_bad_flag_is_an_error_not_a_traceback(toy_split, tmp_path, capsys):
 def test_exported_names_are_under_the_output_folder(straight_run):
     out, result = straight_run
     assert Path(result.exported).parent == out and out in Path(result.checkpoint).parents
+
+
+def test_mask_noise_is_recorded_and_an_older_checkpoint_without_it_still_resumes(
+    toy_split, tmp_path
+):
+    noisy = train(toy_split, _config(iterations=2, mask_noise=0.5), tmp_path / "noisy")
+    saved = torch.load(noisy.checkpoint, weights_only=True)
+    assert saved["config"]["mask_noise"] == 0.5
+    plain = train(toy_split, _config(iterations=2), tmp_path / "plain")
+    old = torch.load(plain.checkpoint, weights_only=True)
+    del old["config"]["mask_noise"]  # as saved before the setting existed
+    torch.save(old, tmp_path / "old.pt")
+    resumed = train(
+        toy_split, _config(iterations=3), tmp_path / "plain", resume=tmp_path / "old.pt"
+    )
+    assert [h["iteration"] for h in resumed.history] == [3]
+    with pytest.raises(SettingsError, match="mask_noise"):
+        train(
+            toy_split,
+            _config(iterations=3, mask_noise=0.5),
+            tmp_path / "x",
+            resume=tmp_path / "old.pt",
+        )

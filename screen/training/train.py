@@ -32,6 +32,7 @@ from ..model.sconet import ScoNet
 from ..progress import ProgressCallback
 from ..settings import SettingsError, TrainingSettings
 from ..silhouettes.normalize import to_model_input
+from .augment import ragged_outlines
 from .dataset import SilhouetteDataset
 from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
 from .sampler import PKSampler, sample_frames
@@ -71,12 +72,14 @@ def make_batch(
     frames: int,
     generator: torch.Generator,
     subject_index: Mapping[str, int],
+    mask_noise: float = 0.0,
 ) -> Batch:
     """Sample `frames` unordered frames from each chosen sequence and stack them."""
     stored = []
     for index in indices:
         sequence = dataset.frames(index)  # [T, 64, 64] uint8
-        stored.append(sequence[sample_frames(len(sequence), frames, generator)])
+        sampled = sequence[sample_frames(len(sequence), frames, generator)]
+        stored.append(ragged_outlines(sampled, mask_noise, generator))
     records = [dataset.records[index] for index in indices]
     order = ClassOrder.CURRENT
     return Batch(
@@ -212,6 +215,8 @@ def restore_training_state(
             path, "not a `screen train` checkpoint (needs model, optimizer, scheduler, config, rng)"
         )
     saved, now = payload["config"], config.to_dict()
+    # A setting added after the checkpoint was made had its default then.
+    saved = {**TrainingSettings().to_dict(), **saved}
     changed = sorted(
         key for key in now if key not in RESUMABLE_CHANGES and saved.get(key) != now[key]
     )
@@ -285,7 +290,12 @@ def train(
     with log_path.open("a", encoding="utf-8") as log:
         for iteration in range(state.iteration + 1, config.iterations + 1):
             batch = make_batch(
-                dataset, sampler.next_batch(), config.frames, state.generator, subject_index
+                dataset,
+                sampler.next_batch(),
+                config.frames,
+                state.generator,
+                subject_index,
+                config.mask_noise,
             )
             stats = training_step(
                 state.model, batch, state.optimizer, state.scaler, config, precision
