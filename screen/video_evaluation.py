@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from .atomic import write_text_atomically
 from .batch import VIDEO_SUFFIXES, BatchRun, find_videos, screen_videos
 from .errors import FileProblem
 from .model.classes import LABELS, Label
@@ -336,10 +337,7 @@ def evaluate_videos(
     named = [(video.path, video.name) for video in videos]
     run = screen_videos(named, out, settings, workers, on_progress, one_model=True)
     report = video_report(videos, run, data)
-    path = run.out / EVALUATION_FILE
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    partial.replace(path)
+    write_text_atomically(run.out / EVALUATION_FILE, json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import write_text_atomically
 from .result import ModelInfo, ScreeningResult
 from .verdict import Action, Verdict
 
@@ -172,7 +173,4 @@ def write_report(
     pipeline: Mapping[str, Any],
     card: str | None,
 ) -> Path:
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(render_report(rows, model, pipeline, card), encoding="utf-8")
-    temporary.replace(path)
-    return path
+    return write_text_atomically(path, render_report(rows, model, pipeline, card))

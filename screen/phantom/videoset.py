@@ -27,8 +27,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..atomic import write_text_atomically
 from ..errors import FileProblem, ScreenError
 from ..model.classes import Label
+from ..modelfiles.files import file_sha256
 from .camera import VIEW_NAMES
 from .dataset import MANIFEST_FILE, PARTITION_FILE, RATIO_ORDER
 from .params import sample_walker
@@ -251,16 +253,6 @@ class VideoSet:
     mix: dict[Variety, dict[str, int]]  #: videos per filming and class
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-
-
 def build_videoset(
     out: str | Path,
     dataset: str | Path,
@@ -310,7 +302,7 @@ def build_videoset(
     writer = csv.writer(labels, lineterminator="\n")
     writer.writerow(("video", "label"))
     writer.writerows((job.relative, job.label) for job in jobs)
-    _write_atomically(out / LABELS_FILE, labels.getvalue())
+    write_text_atomically(out / LABELS_FILE, labels.getvalue())
     counts = {label.value: sum(job.label == label.value for job in jobs) for label in RATIO_ORDER}
     manifest = {
         "note": NOTE,
@@ -324,9 +316,9 @@ def build_videoset(
             "cycle": [asdict(variety) for variety in VARIETY],
         },
         "counts": counts,
-        "videos": {job.walker_id: {**job.entry(), "sha256": _sha256(job.path)} for job in jobs},
+        "videos": {job.walker_id: {**job.entry(), "sha256": file_sha256(job.path)} for job in jobs},
     }
-    _write_atomically(out / VIDEOSET_FILE, json.dumps(manifest, indent=1) + "\n")
+    write_text_atomically(out / VIDEOSET_FILE, json.dumps(manifest, indent=1) + "\n")
     mix: dict[Variety, dict[str, int]] = {}
     for job in jobs:
         row = mix.setdefault(job.variety, dict.fromkeys(counts, 0))
