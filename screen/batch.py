@@ -10,7 +10,6 @@ unfinished ones are done again, none is recorded twice.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cores import CPU_SHARE_VARIABLE, available_cores
+from .modelfiles.files import file_sha256
 from .outputs.report import VideoRow
 from .outputs.result import ModelInfo, ScreeningResult
 from .outputs.verdict import Action
@@ -65,14 +65,6 @@ def find_videos(root: Path) -> list[Path]:
         if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
             found.append(path)
     return sorted(found)
-
-
-def content_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class BatchState:
@@ -381,7 +373,7 @@ def screen_videos(
     classifier = classifier_from_settings(settings)
     state = BatchState(out)
     try:
-        hashes = {name: content_hash(path) for name, path in relative.items()}
+        hashes = {name: file_sha256(path) for name, path in relative.items()}
         pending = state.register(hashes)
         if one_model:
             _refuse_other_models(state, relative, ModelInfo.of(classifier), out)
