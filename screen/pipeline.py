@@ -23,6 +23,7 @@ from .frontend.extract import Frontend, FrontendResult
 from .frontend.passes import Silhouette
 from .frontend.video import VideoInfo
 from .model.classify import Classifier, load_classifier
+from .model.operating_point import rule_description
 from .outputs.result import (
     DIGITS,
     ClipResult,
@@ -125,6 +126,7 @@ def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classif
         precision=chosen.precision,
         clip_stride=chosen.clip_stride,
         clip_sampling=chosen.clip_sampling,
+        operating_point=chosen.operating_point,
     )
 
 
@@ -257,5 +259,6 @@ class Screener:
                 "new_track_thresh": tracker.new_track_thresh,
                 "match_thresh": tracker.match_thresh,
                 "min_silhouettes": settings.verdict.min_silhouettes,
+                **rule_description(self.classifier.point),
             },
         )  # fmt: skip

@@ -168,6 +168,11 @@ class ClassifierSettings(Section):
     clip_stride: int = setting(
         CLIP_STRIDE, "Frames between the starts of consecutive clips.", low=1
     )
+    operating_point: str = setting(
+        "argmax",
+        "Verdict rule: argmax (the most probable class) or a point stored with the model "
+        "by `screen calibrate`, e.g. sensitivity=0.95.",
+    )
 
     @property
     def parsed_class_order(self) -> ClassOrder | None:

@@ -126,6 +126,8 @@ COMMANDS_MISSING = [
     (["train"], []),
     (["train"], ["{tmp}", "--out", "{tmp}/run"]),  # no --partition
     (["evaluate"], []),
+    (["calibrate"], []),
+    (["calibrate"], ["{tmp}", "--out", "{tmp}/c.safetensors"]),  # no --partition
     (["demo-weights"], []),
     (["demo-card"], []),
     (["weights", "download"], []),

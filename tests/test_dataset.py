@@ -45,11 +45,14 @@ def write_toy_dataset(
     train: dict[Label, int],
     test: dict[Label, int],
     frames: int = 40,
+    val: dict[Label, int] | None = None,
 ) -> Path:
     """A tiny Scoliosis1K tree under `root` and its partition JSON; returns the partition path."""
     ids: dict[str, list[str]] = {"TRAIN_SET": [], "TEST_SET": []}
+    splits = [("TRAIN_SET", train), ("TEST_SET", test)] + ([("VAL_SET", val)] if val else [])
+    ids.update({key: [] for key, _ in splits})
     number = 0
-    for key, per_class in (("TRAIN_SET", train), ("TEST_SET", test)):
+    for key, per_class in splits:
         for label, count in per_class.items():
             for _ in range(count):
                 subject = f"{number:05d}"

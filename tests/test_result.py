@@ -66,8 +66,8 @@ VIDEO_KEYS = {
         "workers": None,
         "thresholds": (
             "detect_confidence mask_threshold track_high_thresh track_low_thresh "
-            "new_track_thresh match_thresh min_silhouettes"
-        ).split(),
+            "new_track_thresh match_thresh min_silhouettes verdict_rule"
+        ).split(),  # + positive_threshold, flag_threshold under an operating point
     },
     "timing": {
         "total_s": None,

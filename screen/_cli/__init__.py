@@ -10,7 +10,7 @@ import typer
 
 
 def register_all(app: typer.Typer) -> None:
-    from . import classify, phantom, screening, train, weights
+    from . import calibrate, classify, phantom, screening, train, weights
 
-    for module in (screening, classify, weights, train, phantom):
+    for module in (screening, classify, weights, train, calibrate, phantom):
         module.register(app)

@@ -133,6 +133,9 @@ def dataset(
     train_ratio: str = typer.Option("1:1:8", "--train-ratio", help="positive:neutral:negative"),
     test: int = typer.Option(90, "--test", min=0, help="Walkers in TEST_SET."),
     test_ratio: str = typer.Option("1:1:1", "--test-ratio", help="positive:neutral:negative"),
+    val: int = typer.Option(
+        0, "--val", min=0, help="Walkers in VAL_SET (test ratio), for `screen calibrate`."
+    ),
     seed: int = typer.Option(0, "--seed"),
     workers: int = typer.Option(2, "--workers", min=1, help="Processes rendering walkers."),
     frames: int = typer.Option(300, "--frames", min=5, help="Frames per walker (15 fps)."),
@@ -155,6 +158,7 @@ def dataset(
             train_ratio=ratios[0],
             test=test,
             test_ratio=ratios[1],
+            val=val,
             seed=seed,
             frames=frames,
             view=view,
@@ -173,7 +177,7 @@ def dataset(
         )
     console.print(table)
     console.print(
-        f"partition: {partition} ({train + test} walkers in {elapsed:.0f} s)", soft_wrap=True
+        f"partition: {partition} ({train + test + val} walkers in {elapsed:.0f} s)", soft_wrap=True
     )
 
 

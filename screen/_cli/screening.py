@@ -14,7 +14,7 @@ from .progress import progress_bars
 #: `screen silhouettes` runs no classifier: its settings are not offered there.
 CLASSIFIER_KEYS = (
     "weights", "class_order", "device", "precision", "clip_sampling", "clip_stride",
-    "min_silhouettes",
+    "operating_point", "min_silhouettes",
 )  # fmt: skip
 ALL_KEYS = opt.flag_keys(Settings)
 DEFAULTS = Settings()  #: replaced by the resolved settings (see options.with_settings)

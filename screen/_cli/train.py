@@ -90,7 +90,7 @@ def evaluate(
         help="JSON with TRAIN_SET / TEST_SET ids (silhouettes: required; a video folder: "
         "only that split's ids).",
     ),
-    split: str = typer.Option("test", "--split", help="test (default) or train."),
+    split: str = typer.Option("test", "--split", help="test (default), train or val."),
     protocol: str | None = typer.Option(
         None,
         "--protocol",
@@ -124,8 +124,8 @@ def evaluate(
     from ..errors import ScreenError
     from ..video_evaluation import has_videos, is_labels_csv
 
-    if split not in {"test", "train"}:
-        raise ScreenError(f"--split must be test or train, got {split!r}")
+    if split not in {"test", "train", "val"}:
+        raise ScreenError(f"--split must be test, train or val, got {split!r}")
     opt.set_verbosity(quiet, verbose)
     if is_labels_csv(data) or has_videos(data):
         if protocol is not None:

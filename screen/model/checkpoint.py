@@ -22,7 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError
+from .calibration import Calibration
 from .classes import ClassOrder
+from .operating_point import OperatingPoint
 from .sconet import ScoNet
 
 FORMAT_NAME = "scoliosis-screen/sconet"
@@ -42,6 +44,16 @@ class ModelMetadata:
     input_size: tuple[int, int] = (64, 44)
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    calibration: dict | None = None  #: a Calibration's dict (`screen calibrate`), or none
+    operating_points: list = field(default_factory=list)  #: OperatingPoint dicts
+
+    @property
+    def calibration_map(self) -> Calibration | None:
+        return Calibration.from_dict(self.calibration) if self.calibration else None
+
+    @property
+    def stored_operating_points(self) -> list[OperatingPoint]:
+        return [OperatingPoint.from_dict(point) for point in self.operating_points]
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -30,9 +30,11 @@ from ..errors import CheckpointError
 from ..modelfiles.files import file_sha256
 from ..settings import CLIP_LENGTH, CLIP_SAMPLINGS, CLIP_STRIDE
 from ..silhouettes.normalize import to_model_input
+from .calibration import UNCALIBRATED, Calibration
 from .checkpoint import ModelMetadata, is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
 from .classes import LABELS, ClassOrder, Label
-from .sconet import ScoNet, class_probabilities, inference_backbone
+from .operating_point import ARG_MAX, OperatingPoint, choose_point, decide
+from .sconet import ScoNet, class_log_probabilities, inference_backbone
 
 FEATURE_CHUNK = 64  #: frames per backbone call, bounds memory on long videos
 PRECISIONS = ("auto", "fp32", "bf16")  #: auto: bf16 where the CPU has native bf16, else fp32
@@ -57,13 +59,11 @@ class SequencePrediction:
     whole_sequence: Probabilities  #: all frames pooled at once: the paper's protocol
     frames: int
     short: bool  #: fewer frames than one clip: the one clip holds what there was
-    label: Label = field(init=False)
-    confidence: float = field(init=False)
+    label: Label  #: by the verdict rule (model/operating_point.py)
+    confidence: float = field(init=False)  #: the probability of `label`
 
     def __post_init__(self) -> None:
-        label = max(LABELS, key=lambda name: self.probabilities[name])
-        object.__setattr__(self, "label", label)
-        object.__setattr__(self, "confidence", self.probabilities[label])
+        object.__setattr__(self, "confidence", self.probabilities[self.label])
 
 
 def clip_windows(
@@ -151,9 +151,18 @@ class Classifier:
     clip_stride: int = CLIP_STRIDE  #: consecutive clips only
     clip_sampling: str = "spread"  #: 'spread' (the verdict's default) or 'consecutive'
     threads: int | None = None  #: torch CPU threads while classifying (None: as set globally)
+    operating_point: str = ARG_MAX  #: or a stored point, e.g. 'sensitivity=0.95'
+    calibrated: bool = True  #: apply the checkpoint's calibration (False: the raw softmax)
+    source: Path | None = None  #: the file it was loaded from
 
     def __post_init__(self) -> None:
         self.precision = resolve_precision(self.precision, self.device)
+        self.calibration: Calibration = (
+            self.metadata.calibration_map if self.calibrated else None
+        ) or UNCALIBRATED
+        self.point: OperatingPoint | None = choose_point(
+            self.metadata.stored_operating_points, self.operating_point, self.metadata.name
+        )
         if self.clip_length < 1 or self.clip_stride < 1:
             raise ValueError("clip length and stride must be at least 1")
         make_clips(1, sampling=self.clip_sampling)  # an unknown sampling fails here, not later
@@ -186,7 +195,7 @@ class Classifier:
                 clinical=False,
                 provenance=f"OpenGait checkpoint {path.name}",
             )
-        return cls(model, metadata, file_sha256(path), **options)
+        return cls(model, metadata, file_sha256(path), source=path, **options)
 
     def _autocast(self):
         enabled = self.precision == "bf16"
@@ -206,9 +215,14 @@ class Classifier:
             features = features.to(torch.float32, memory_format=torch.contiguous_format)
             yield features  # outside the autocast block, or the caller would run under it
 
-    @torch.inference_mode()
     def streamed_probabilities(self, stored: np.ndarray, clips: list[np.ndarray]) -> np.ndarray:
-        """Probabilities [clips, 3], checkpoint index order, holding one chunk at a time.
+        """Calibrated probabilities [clips, 3], checkpoint index order."""
+        return self.calibration.apply(self.streamed_log_probabilities(stored, clips))
+
+    @torch.inference_mode()
+    def streamed_log_probabilities(self, stored: np.ndarray, clips: list[np.ndarray]) -> np.ndarray:
+        """The model's own log-probabilities [clips, 3], checkpoint index order, holding one
+        chunk of frames at a time.
 
         `clips` are sorted stored-frame indices.  Each open clip keeps the running
         maximum of its frames' features (max pooling is exact in any order); a clip
@@ -233,7 +247,7 @@ class Classifier:
             if done:
                 pooled = torch.stack([running.pop(c) for c in done])  # [d, 512, 16, 11]
                 logits = self.model.head(pooled).logits  # [d, 3, 16]
-                result[done] = class_probabilities(logits).cpu().numpy()
+                result[done] = class_log_probabilities(logits).cpu().numpy()
             start = stop
         return result
 
@@ -257,15 +271,17 @@ class Classifier:
         clips = make_clips(len(stored), self.clip_length, self.clip_stride, self.clip_sampling)
         with torch_threads(self.threads):
             per_clip = self.streamed_probabilities(stored, clips + [np.arange(len(stored))])
+        probabilities = self.named(per_clip[:-1].mean(axis=0))
         return SequencePrediction(
             clips=tuple(
                 ClipPrediction(int(c[0]), int(c[-1]) + 1, len(c), self.named(p))
                 for c, p in zip(clips, per_clip, strict=False)
             ),
-            probabilities=self.named(per_clip[:-1].mean(axis=0)),
+            probabilities=probabilities,
             whole_sequence=self.named(per_clip[-1]),
             frames=len(stored),
             short=len(stored) < self.clip_length,
+            label=decide(probabilities, self.point),
         )
 
     def describe(self) -> dict:

@@ -220,9 +220,15 @@ def pool_windows(features: torch.Tensor, windows: Sequence[tuple[int, int]]) -> 
 def class_probabilities(logits: torch.Tensor, scale: float = LOGIT_SCALE) -> torch.Tensor:
     """Logits [n, 3, 16] -> probabilities [n, 3]: softmax of the scaled strip-mean cosines.
 
-    This is the model's own training scale; it is not a calibrated probability.
+    This is the model's own training scale; it is not a calibrated probability
+    (model/calibration.py maps it to one).
     """
     return torch.softmax(scale * logits.float().mean(-1), dim=-1)
+
+
+def class_log_probabilities(logits: torch.Tensor, scale: float = LOGIT_SCALE) -> torch.Tensor:
+    """The log of `class_probabilities`, computed stably: what a calibration maps."""
+    return torch.log_softmax(scale * logits.float().mean(-1), dim=-1)
 
 
 def count_trainable_parameters(model: nn.Module) -> int:

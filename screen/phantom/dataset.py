@@ -1,11 +1,13 @@
 """A phantom dataset in the Scoliosis1K layout, so training and evaluation run as on the real one.
 
     root/<id>/<label>/<view>/<id>.pkl   uint8 [T, 64, 64], our one normalisation
-    root/partition.json                 {"TRAIN_SET": [ids], "TEST_SET": [ids]}
+    root/partition.json                 {"TRAIN_SET": [ids], "TEST_SET": [ids]} (+ "VAL_SET")
     root/phantom.json                   per id: split, label, seed, severity, frames kept
 
 Walker i of a dataset built with seed s is `sample_walker(label_i, seed_i)` with
 seed_i fixed by (s, i) alone, so the bytes do not depend on the number of workers.
+Validation walkers (`val`, for `screen calibrate`) come after the test ones: adding them
+leaves every training and test walker as it was.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ def build_dataset(
     train_ratio: tuple[int, int, int] = (1, 1, 8),
     test: int = 90,
     test_ratio: tuple[int, int, int] = (1, 1, 1),
+    val: int = 0,
     seed: int = 0,
     frames: int = 300,
     fps: float = DEFAULT_FPS,
@@ -121,7 +124,8 @@ def build_dataset(
     workers: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
-    """Build `train` + `test` phantom walkers under `root`; returns the partition JSON's path.
+    """Build `train` + `test` (+ `val`, in the test ratio) phantom walkers under `root`;
+    returns the partition JSON's path.
 
     `view` is one view or a comma list (e.g. 'front,front,side,oblique'): the k-th walker of
     each class in each split is filmed from the list's (k mod length)-th view, so every
@@ -132,14 +136,17 @@ def build_dataset(
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileProblem(root, "not an empty folder: choose a new one for the dataset")
-    if train + test < 1 or train < 0 or test < 0:
+    if train + test + val < 1 or min(train, test, val) < 0:
         raise ScreenError("a dataset needs at least one walker (--train / --test)")
     if frames < 5:
         raise ScreenError(f"--frames {frames} is too short: OpenGait wants at least 5 frames")
 
     rng = np.random.default_rng([seed, 0xDA7A])
     splits = {}
-    for name, total, ratio in (("TRAIN_SET", train, train_ratio), ("TEST_SET", test, test_ratio)):
+    sizes = [("TRAIN_SET", train, train_ratio), ("TEST_SET", test, test_ratio)]
+    if val:  # after the test split, so that adding it changes no other walker
+        sizes.append(("VAL_SET", val, test_ratio))
+    for name, total, ratio in sizes:
         labels = [lab for lab, n in class_counts(total, ratio).items() for _ in range(n)]
         splits[name] = [labels[i] for i in rng.permutation(len(labels))]
     jobs, split_of = [], {}

@@ -1,9 +1,10 @@
 """Scoliosis1K-layout silhouette datasets: `root/<id>/<label>/<view>/<file>.pkl`.
 
-A partition JSON names the ids of each split (`TRAIN_SET`, `TEST_SET`); the
-class comes from the label folder's name.  Opening a split checks the layout
-and names the offending path in one line; the arrays are read lazily through
-the restricted unpickler (never plain `pickle.load`) and kept in RAM as uint8.
+A partition JSON names the ids of each split (`TRAIN_SET`, `TEST_SET`, and an optional
+`VAL_SET` for calibration, never the test split); the class comes from the label
+folder's name.  Opening a split checks the layout and names the offending path in one
+line; the arrays are read lazily through the restricted unpickler (never plain
+`pickle.load`) and kept in RAM as uint8.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Split(StrEnum):
 
     TRAIN = "train"
     TEST = "test"
+    VAL = "val"  #: optional in a partition: what `screen calibrate` fits on
 
     @property
     def key(self) -> str:
@@ -62,18 +64,20 @@ def read_partition(path: str | Path) -> Partition:
         raise LayoutProblem(path, "expected a JSON object with TRAIN_SET and TEST_SET lists")
     ids = {}
     for split in Split:
-        listed = content.get(split.key)
+        listed = content.get(split.key, [] if split is Split.VAL else None)
         if not isinstance(listed, list) or not all(isinstance(i, str) for i in listed):
             raise LayoutProblem(path, f'{split.key} must be a list of id strings like "00042"')
         repeated = sorted(i for i, n in Counter(listed).items() if n > 1)
         if repeated:
             raise LayoutProblem(path, f"{split.key} lists ids twice: {repeated[:5]}")
         ids[split] = tuple(listed)
-    shared = sorted(set(ids[Split.TRAIN]) & set(ids[Split.TEST]))
-    if shared:
-        raise LayoutProblem(
-            path, f"ids in both TRAIN_SET and TEST_SET (test data would leak): {shared[:5]}"
-        )
+    for first, second in ((Split.TRAIN, Split.TEST), (Split.TRAIN, Split.VAL),
+                          (Split.VAL, Split.TEST)):  # fmt: skip
+        shared = sorted(set(ids[first]) & set(ids[second]))
+        if shared:
+            raise LayoutProblem(
+                path, f"ids in both {first.key} and {second.key} (data would leak): {shared[:5]}"
+            )
     return Partition(path, ids, hashlib.sha256(data).hexdigest())
 
 
@@ -180,5 +184,9 @@ class SilhouetteDataset:
 
 
 def split_counts(root: str | Path, partition: Partition) -> dict[Split, dict[Label, int]]:
-    """Sequences per class in every split (scans folders, reads no pickle)."""
-    return {split: SilhouetteDataset(Path(root), partition, split).counts() for split in Split}
+    """Sequences per class in every split the partition lists (scans folders, reads no pickle)."""
+    return {
+        split: SilhouetteDataset(Path(root), partition, split).counts()
+        for split in Split
+        if partition.ids[split] or split is not Split.VAL
+    }

@@ -28,8 +28,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ScreenError
+from ..model.calibration import (
+    UNCALIBRATED,
+    brier_score,
+    expected_calibration_error,
+    sequence_probabilities,
+)
 from ..model.classes import LABELS, Label
-from ..model.classify import Classifier, make_clips
+from ..model.classify import Classifier, make_clips, torch_threads
+from ..model.operating_point import decide, rule_description
 from .dataset import SilhouetteDataset
 
 if TYPE_CHECKING:
@@ -215,8 +222,11 @@ def confidence_summary(predictions: Iterable[tuple[str, str, float]]) -> dict:
             "wrong": len(wrong)}  # fmt: skip
 
 
-def predict_protocols(classifier: Classifier, stored: np.ndarray) -> dict[Protocol, dict]:
-    """Probabilities {class: p} of one sequence under each protocol (one backbone pass)."""
+def predict_protocols(
+    classifier: Classifier, stored: np.ndarray
+) -> tuple[dict[Protocol, dict], np.ndarray]:
+    """Probabilities {class: p} of one sequence under each protocol (one backbone pass), and
+    the raw log-probabilities [clips, 3] of its spread clips (what a calibration maps)."""
     length = classifier.clip_length
     groups = {
         Protocol.SEQUENCE: [np.arange(min(len(stored), WHOLE_SEQUENCE_LIMIT))],
@@ -226,12 +236,16 @@ def predict_protocols(classifier: Classifier, stored: np.ndarray) -> dict[Protoc
         ),
     }
     clips = [clip for group in groups.values() for clip in group]
-    per_clip = iter(classifier.clip_probabilities(stored, clips))
-    result = {}
+    with torch_threads(classifier.threads):
+        raw = classifier.streamed_log_probabilities(stored, clips)
+    per_clip = iter(classifier.calibration.apply(raw))
+    result, spread = {}, None
     for protocol, group in groups.items():
-        taken = [next(per_clip) for _ in group]
-        result[protocol] = {label: float(np.mean([p[label] for p in taken])) for label in LABELS}
-    return result
+        if protocol is Protocol.CLIPS:
+            spread = raw[len(groups[Protocol.SEQUENCE]) :][: len(group)]
+        taken = np.stack([next(per_clip) for _ in group]).mean(axis=0)
+        result[protocol] = classifier.named(taken)
+    return result, spread
 
 
 def evaluate(
@@ -246,10 +260,11 @@ def evaluate(
     """
     if not len(dataset):
         raise ScreenError(f"the {dataset.split} split of {dataset.partition.path} lists no id")
-    rows = []
+    rows, spread_clips = [], []
     for index in range(len(dataset)):
         record = dataset.records[index]
-        probabilities = predict_protocols(classifier, dataset.frames(index))
+        probabilities, spread = predict_protocols(classifier, dataset.frames(index))
+        spread_clips.append(spread)
         row = {"id": record.subject, "view": record.view, "label": record.label.value}
         for protocol in protocols:
             named = probabilities[protocol]
@@ -285,7 +300,45 @@ def evaluate(
             "counts": {label.value: n for label, n in dataset.counts().items()},
         },
         "protocols": results,
+        "calibration": calibration_figures(
+            classifier, spread_clips, [Label(row["label"]) for row in rows]
+        ),
         "sequences": rows,
+    }
+
+
+def calibration_figures(
+    classifier: Classifier, clips: Sequence[np.ndarray], labels: Sequence[Label]
+) -> dict:
+    """The verdicts' probabilities (spread clips) before and after the model's calibration:
+    ECE (15 bins) and Brier score; and what each stored operating point reaches here."""
+    order = classifier.metadata.class_order
+    indices = [order.index_of(label) for label in labels]
+    figures = {}
+    for name, mapping in (("uncalibrated", UNCALIBRATED), ("calibrated", classifier.calibration)):
+        probabilities = sequence_probabilities(mapping, clips)
+        figures[name] = {
+            "ece": round(expected_calibration_error(probabilities, indices), 6),
+            "brier": round(brier_score(probabilities, indices), 6),
+        }
+    calibrated = sequence_probabilities(classifier.calibration, clips)
+    calibrated = [classifier.named(p) for p in calibrated]
+    points = {}
+    for point in classifier.metadata.stored_operating_points:
+        matrix = confusion_matrix(labels, (decide(p, point) for p in calibrated))
+        points[point.name] = {
+            **rule_description(point),
+            "validation": point.validation,
+            **{name: {key: p.to_dict() for key, p in screening(matrix, referred).items()}
+               for name, referred in REFERRALS.items()},
+            "referred": Proportion(int(matrix[:, LABELS.index(Label.POSITIVE)].sum()),
+                                   int(matrix.sum())).to_dict(),
+        }  # fmt: skip
+    return {
+        "method": classifier.calibration.method,
+        "calibration": classifier.calibration.to_dict(),
+        **figures,
+        "operating_points": points,
     }
 
 

@@ -1,0 +1,141 @@
+"""`screen calibrate SILHOUETTES`: calibrated probabilities and operating points for a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..settings import ClassifierSettings
+from . import options as opt
+from .common import console, write_json
+from .progress import progress_bars
+
+KEYS = ("weights", "class_order", "device", "precision")
+DEFAULTS = ClassifierSettings()  #: replaced by the resolved settings (see options.with_settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)
+
+
+@opt.with_settings(ClassifierSettings, KEYS)
+def calibrate(
+    data: Path = typer.Argument(
+        ..., metavar="SILHOUETTES", help="A silhouette dataset (<id>/<label>/<view>/*.pkl)."
+    ),
+    partition: Path = typer.Option(
+        ..., "--partition", help="JSON with a VAL_SET (never the test split) to fit on."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="The calibrated model file to write (.safetensors)."
+    ),
+    split: str = typer.Option("val", "--split", help="val (default) or train."),
+    method: str = typer.Option(
+        "temperature", "--method", help="temperature (one T; keeps arg-max verdicts) or vector."
+    ),
+    targets: str = typer.Option(
+        "0.9,0.95",
+        "--targets",
+        help="Sensitivities to store operating points for (e.g. 0.9,0.95).",
+    ),
+    diagram: Path | None = typer.Option(
+        None, "--diagram", help="Reliability diagram PNG [default: beside --out]."
+    ),
+    json_out: str | None = typer.Option(
+        None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
+    ),
+    quiet: bool = opt.QUIET,
+    settings: ClassifierSettings = DEFAULTS,
+) -> None:
+    """Fit calibrated probabilities and operating points on a validation split.
+
+    Writes a model file with the same weights and the calibration and operating
+    points in its metadata (use it with --weights, and choose a point with
+    --operating-point sensitivity=0.95), and a reliability diagram.
+    """
+    from ..errors import FileProblem, ScreenError
+    from ..model.operating_point import parse_target
+    from ..pipeline import classifier_from_settings
+    from ..training.calibrate import calibrate as run_calibration
+    from ..training.calibrate import reliability_diagram
+    from ..training.dataset import SilhouetteDataset, Split
+    from ..training.train import set_threads
+
+    if split not in (Split.VAL.value, Split.TRAIN.value):
+        raise ScreenError(f"--split must be val or train (never test), got {split!r}")
+    if out.suffix != ".safetensors":
+        raise FileProblem(out, "the calibrated model is a .safetensors file: name it so")
+    if out.exists() and out.is_dir():
+        raise FileProblem(out, "is a folder; --out names the model file to write")
+    chosen = [parse_target(item) for item in targets.split(",") if item.strip()]
+    set_threads(0)
+    dataset = SilhouetteDataset.open(data, partition, split)
+    classifier = classifier_from_settings(settings)
+    half = classifier_is_half(classifier)
+    with progress_bars(quiet) as on_progress:
+        report = run_calibration(classifier, dataset, out, method, chosen, half, on_progress)
+    picture = reliability_diagram(report, diagram or out.with_suffix(".reliability.png"))
+    report["diagram"] = str(picture)
+    if json_out is not None:
+        write_json(report, json_out)
+        if json_out == "-":
+            return
+    if quiet:
+        return
+    _print_report(report)
+
+
+def classifier_is_half(classifier) -> bool:
+    """Whether the source file stored fp16 weights: the calibrated copy keeps its size."""
+    from safetensors import safe_open
+
+    from ..model.checkpoint import is_own_checkpoint
+
+    path = classifier.source
+    if path is None or not is_own_checkpoint(path):
+        return False
+    with safe_open(str(path), framework="pt") as handle:
+        first = next(iter(handle.keys()))
+        return str(handle.get_slice(first).get_dtype()) == "F16"
+
+
+def _print_report(report: dict) -> None:
+    from rich.table import Table
+
+    figures = Table(title=f"{report['fitted_on']}")
+    figures.add_column("probabilities")
+    for column in ("ECE (15 bins)", "Brier", "NLL", "accuracy"):
+        figures.add_column(column, justify="right")
+    for name, values in report["validation"].items():
+        shown = f"{name} (stored)" if name == report["method"] else name
+        figures.add_row(shown, *(f"{values[k]:.3f}" for k in ("ece", "brier", "nll", "accuracy")))
+    console.print(figures)
+    points = Table(title="operating points (on this split)")
+    for column in ("point", "p(positive) >=", "p(pos)+p(neu) >=", "sens. positive",
+                   "sens. pos-or-neu", "spec. positive", "referred"):  # fmt: skip
+        points.add_column(column, justify="right")
+    for name, point in report["operating_points"].items():
+        reached = point["validation"]
+        points.add_row(
+            name,
+            f"{point['positive_threshold']:.3f}",
+            f"{point['flag_threshold']:.3f}",
+            f"{reached['sensitivity_positive']:.0%}",
+            f"{reached['sensitivity_flagged']:.0%}",
+            f"{reached['specificity_positive']:.0%}",
+            f"{reached['referred_share']:.0%}",
+        )
+    console.print(points)
+    temperature = report["temperature"]
+    method = f"temperature T = {temperature:.3f}" if temperature else report["method"]
+    console.print(f"wrote {report['out']} ({method}); reliability diagram: {report['diagram']}",
+                  soft_wrap=True)  # fmt: skip
+    console.print(
+        "use it with --weights "
+        + report["out"]
+        + " [--operating-point "
+        + next(iter(report["operating_points"]), "sensitivity=0.95")
+        + "]",
+        soft_wrap=True,
+    )
