@@ -22,7 +22,7 @@ from screen.training.train import export_model
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     counts = {Label.NEGATIVE: 1, Label.NEUTRAL: 1, Label.POSITIVE: 1}
-    partition = write_toy_dataset(root / "phantoms", counts, counts, frames=32)
+    partition = write_toy_dataset(root / "phantoms", counts, counts, frames=32, val=counts)
     train_split = SilhouetteDataset.open(root / "phantoms", partition, Split.TRAIN)
     exports = {}
     for seed, model in enumerate(("sconet-mt", "sconet")):
@@ -87,6 +87,23 @@ def test_the_card_shows_the_numbers_of_the_run(published):
     assert "1 positive / 1 neutral / 1 negative" in card
     assert "positive:neutral:negative 1:1:1" in card
     assert mt["data"]["counts"] == {"negative": 1, "neutral": 1, "positive": 1}
+
+
+def test_the_shipped_file_is_calibrated_on_the_val_split_and_the_card_says_how(published):
+    _, weights, card, results = published
+    _, metadata = load_checkpoint(weights)
+    calibration = results["calibration"]
+    assert metadata.calibration["method"] == "temperature" == calibration["method"]
+    assert calibration["split"] == "val" and "VAL_SET" in calibration["fitted_on"]
+    assert [p.name for p in metadata.stored_operating_points] == list(
+        calibration["operating_points"]
+    )
+    on_test = results["models"]["sconet-mt-demo"]["calibration"]
+    assert set(on_test["operating_points"]) == set(calibration["operating_points"])
+    assert f"T = {calibration['temperature']:.3f}" in card
+    after = on_test["calibrated"]
+    assert f"{after['ece']:.3f} | {after['brier']:.3f} |" in card  # the test split's figures
+    assert (weights.parent.parent / "sconet-mt-demo.reliability.png").stat().st_size > 1000
 
 
 def test_the_phantom_posture_ceiling_is_below_perfect_and_far_above_chance():

@@ -151,6 +151,62 @@ def _videos_section(videos: dict | None) -> list[str]:
     return lines
 
 
+def _calibration_section(calibration: dict | None, test: dict | None) -> list[str]:
+    """How the probabilities were calibrated, what it changed, and the operating points."""
+    title = "## Calibration and operating points"
+    if not calibration or not test:
+        return [title, "Not calibrated: the probabilities are softmax(16 x mean strip logit)."]
+    temperature = calibration["temperature"]
+    chosen = calibration["method"]
+    fitted = f"temperature scaling, T = {temperature:.3f}" if temperature else f"{chosen} scaling"
+    validation = calibration["validation"]
+    lines = [
+        title,
+        f"Probabilities are calibrated by {fitted}, fitted on the validation split "
+        f"({calibration['fitted_on']}; walkers disjoint from training and test) by `screen "
+        "calibrate`; it is stored in the model file's metadata. A temperature never changes "
+        "which class is most probable, so arg-max verdicts are those of the raw model. ECE = "
+        "expected calibration error of the verdict's probability (15 equal bins; 0 is perfect); "
+        "Brier = squared error summed over the classes (0 best, 2 worst). The vector-scaling "
+        "alternative (a scale and a bias per class) is fitted for comparison, not shipped.",
+        "",
+        "| probabilities | ECE, validation | Brier, validation | ECE, test | Brier, test |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in (("uncalibrated", "uncalibrated"), (chosen, f"{chosen} (shipped)")):
+        on_test = test["uncalibrated" if name == "uncalibrated" else "calibrated"]
+        lines.append(f"| {label} | {validation[name]['ece']:.3f} | {validation[name]['brier']:.3f}"
+                     f" | {on_test['ece']:.3f} | {on_test['brier']:.3f} |")  # fmt: skip
+    for name in validation:
+        if name not in ("uncalibrated", chosen):
+            lines.append(f"| {name} (not shipped) | {validation[name]['ece']:.3f} | "
+                         f"{validation[name]['brier']:.3f} | - | - |")  # fmt: skip
+    lines += [
+        "",
+        f"Reliability diagram (validation split): `models/{calibration['diagram']}`.",
+        "",
+        "Operating points (`--operating-point sensitivity=X`): thresholds fitted on the "
+        "validation split to reach X sensitivity; verdict positive if p(positive) >= the first "
+        "threshold, else neutral if p(positive) + p(neutral) >= the second, else negative. "
+        "Figures on the test split, with 95% Wilson intervals:",
+        "",
+        "| point | p(positive) >= | p(pos)+p(neu) >= | sensitivity, refer positive | "
+        "specificity, refer positive | sensitivity, positive or neutral | specificity, positive "
+        "or neutral | referred |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, point in test["operating_points"].items():
+        positive = point["positive_vs_negative"]
+        flagged = point["positive_or_neutral_vs_negative"]
+        lines.append(
+            f"| {name} | {point['positive_threshold']:.3f} | {point['flag_threshold']:.3f} | "
+            f"{_pct(positive['sensitivity'])} | {_pct(positive['specificity'])} | "
+            f"{_pct(flagged['sensitivity'])} | {_pct(flagged['specificity'])} | "
+            f"{_pct(point['referred'])} |"
+        )
+    return lines
+
+
 def render_card(results: dict) -> str:
     """The model card's markdown, every number taken from `results`."""
     mt = results["models"][MT_NAME]
@@ -235,6 +291,8 @@ def render_card(results: dict) -> str:
         "",
         *_confusion_rows(mt["protocols"]["sequence"]),
         "",
+        *_calibration_section(results.get("calibration"), mt.get("calibration")),
+        "",
         *_videos_section(results.get("videos")),
         "",
         "## Learning curve",
@@ -255,7 +313,8 @@ def render_card(results: dict) -> str:
         f"- The schedule is {config['iterations']} iterations, far shorter than the paper's "
         "20,000 at 8 x 8 x 30 (a 2-core CPU budget of about an hour for the whole "
         "`make demo-weights`); the model is undertrained by design.",
-        "- The probabilities are softmax(16 x mean strip logit), not calibrated.",
+        "- The calibration and the operating points were fitted on phantoms: on real "
+        "recordings neither holds until refitted on labelled real data (`screen calibrate`).",
         "- The test split is small: read the intervals, not the point values.",
         "",
         f"Provenance: {mt['provenance']}",

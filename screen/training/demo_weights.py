@@ -6,6 +6,8 @@
         --weights weights/sconet-mt-demo.safetensors --card models/sconet-mt-demo.card.md
 
 which stores the model(s) in fp16 (the ScoNet-MT one as the shipped default),
+calibrates the shipped one on the dataset's VAL_SET (`screen calibrate`: temperature
+scaling and operating points in its metadata, a reliability diagram beside the card),
 evaluates the fp16 files on the held-out phantom test split with every protocol,
 and writes the numbers (JSON) and the model card (card.py) from them: no number
 in the card is typed by hand.  `make evaluate-videos` then adds the whole tool's
@@ -162,14 +164,18 @@ def make_demo_weights(
 
     partition = partition or phantoms / "partition.json"
     results_path = results or card.with_name(f"{MT_NAME}.results.json")
+    previous = json.loads(results_path.read_text("utf-8")) if results_path.is_file() else {}
     published = {MT_NAME: publish(mt, weights, MT_NAME)}
+    calibration = calibrate_published(weights, phantoms, partition, precision, card)
     if ce is not None:
         published[CE_NAME] = publish(ce, ce.with_name(f"{CE_NAME}.fp16.safetensors"), CE_NAME)
     models = {
         name: evaluate_file(path, phantoms, partition, precision)
         for name, path in published.items()
     }
-    models[MT_NAME]["learning_curve"] = learning_curve(mt.parent / "train_log.jsonl")
+    models[MT_NAME]["learning_curve"] = learning_curve(mt.parent / "train_log.jsonl") or (
+        _previous_curve(previous, models[MT_NAME]["provenance"])
+    )
     numbers = {
         "generated_by": command,
         "results_file": results_path.name,
@@ -177,6 +183,8 @@ def make_demo_weights(
         "posture_ceiling": posture_ceiling(),
         "models": models,
     }
+    if calibration is not None:
+        numbers["calibration"] = calibration
     write_results(numbers, results_path, card)
     lines = []
     for name, result in models.items():
@@ -188,6 +196,33 @@ def make_demo_weights(
         pin_spec_checksum(spec, models[MT_NAME]["sha256"])
         lines.append(f"pinned its sha256 in {spec}")
     return lines
+
+
+def calibrate_published(
+    weights: Path, phantoms: Path, partition: Path, precision: str, card: Path
+) -> dict | None:
+    """Calibrate the published file in place on the VAL_SET, if the partition has one; the
+    calibration report (validation figures, operating points), without its plotting bins."""
+    from ..model.classify import Classifier
+    from .calibrate import calibrate, reliability_diagram
+    from .dataset import SilhouetteDataset, Split, read_partition
+
+    if not read_partition(partition).ids[Split.VAL]:
+        return None
+    dataset = SilhouetteDataset.open(phantoms, partition, Split.VAL)
+    classifier = Classifier.from_file(weights, precision=precision)
+    report = calibrate(classifier, dataset, weights, half=True)
+    picture = reliability_diagram(report, card.with_name(f"{MT_NAME}.reliability.png"))
+    report.pop("reliability")
+    report.pop("out")
+    return {**report, "diagram": picture.name}
+
+
+def _previous_curve(previous: dict, provenance: str) -> list[dict]:
+    """The learning curve of the results being replaced, when they describe the same training
+    run (re-publishing a shipped file, e.g. to calibrate it, has no training log at hand)."""
+    model = previous.get("models", {}).get(MT_NAME, {})
+    return model.get("learning_curve", []) if model.get("provenance") == provenance else []
 
 
 def write_results(numbers: dict, results_path: Path, card: Path) -> None:
