@@ -127,6 +127,7 @@ def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classif
         clip_stride=chosen.clip_stride,
         clip_sampling=chosen.clip_sampling,
         operating_point=chosen.operating_point,
+        calibrated=chosen.calibrated,
     )
 
 

@@ -168,6 +168,12 @@ class ClassifierSettings(Section):
     clip_stride: int = setting(
         CLIP_STRIDE, "Frames between the starts of consecutive clips.", low=1
     )
+    calibrated: bool = setting(
+        True,
+        "Apply the model's stored calibration (false: its raw softmax, as `screen calibrate` "
+        "needs).",
+        flag=False,
+    )
     operating_point: str = setting(
         "argmax",
         "Verdict rule: argmax (the most probable class) or a point stored with the model "

@@ -20,13 +20,16 @@ import io
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .atomic import write_text_atomically
 from .batch import VIDEO_SUFFIXES, BatchRun, find_videos, screen_videos
 from .errors import FileProblem
+from .model.calibration import log_probabilities
 from .model.classes import LABELS, Label
 from .outputs.report import VideoRow
 from .outputs.verdict import Stage, Verdict, inconclusive_reasons, stage_of_flag
@@ -371,3 +374,32 @@ def _keep_one_set_of_settings(out: Path, settings: Settings) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(wanted, indent=1) + "\n", encoding="utf-8")
+
+
+def video_clip_log_probabilities(
+    videos: Sequence[LabelledVideo],
+    work: Path,
+    settings: Settings,
+    workers: int | None,
+    order: Sequence[Label],
+    on_progress: ProgressCallback | None = None,
+) -> tuple[list[np.ndarray], list[Label], dict[str, int]]:
+    """Screen the videos into `work` (resumable) with the model's raw, uncalibrated
+    probabilities; per judged video its clips' log-probabilities [clips, 3] in checkpoint
+    `order` and its label, with the counts of videos that could not be used."""
+    raw = replace(settings, classifier=replace(settings.classifier, calibrated=False))
+    _keep_one_set_of_settings(work, raw)
+    named = [(video.path, video.name) for video in videos]
+    run = screen_videos(named, work, raw, workers, on_progress, one_model=True)
+    clips, labels = [], []
+    skipped = Counter()
+    for video, row in zip(videos, run.rows, strict=True):
+        result = row.screened
+        if result is None or result.verdict == Verdict.INCONCLUSIVE or not result.clips:
+            skipped["failed" if result is None else "inconclusive"] += 1
+            continue
+        named_clips = [clip.probabilities.to_dict() for clip in result.clips]
+        probabilities = np.array([[p[label.value] for label in order] for p in named_clips])
+        clips.append(log_probabilities(probabilities))
+        labels.append(video.label)
+    return clips, labels, dict(skipped)

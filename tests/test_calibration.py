@@ -229,3 +229,38 @@ def test_a_partition_without_val_set_says_how_to_make_one(tmp_path, random_weigh
                  "--out", tmp_path / "c.safetensors"]  # fmt: skip
     assert main([str(a) for a in arguments]) != 0
     assert "lists no id" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def labelled_videos(tmp_path_factory):
+    """Two tiny side-view phantom walkers and a broken file, listed in a labels CSV."""
+    from screen.phantom import render_video, sample_walker
+
+    folder = tmp_path_factory.mktemp("labelled")
+    for label, seed in (("positive", 1), ("negative", 2)):
+        render_video(folder / "videos" / f"{label}.mp4", sample_walker(label, seed), seconds=3,
+                     size=(160, 120), view="side")  # fmt: skip
+    (folder / "videos" / "broken.mp4").write_text("not a video at all")
+    labels = folder / "labels.csv"
+    labels.write_text("video,label\nvideos/positive.mp4,positive\nvideos/negative.mp4,negative\n"
+                      "videos/broken.mp4,neutral\n")  # fmt: skip
+    return labels
+
+
+def test_screen_calibrate_on_videos_fits_on_what_the_front_end_made(
+    labelled_videos, random_weights, tmp_path, capsys
+):
+    out, work = tmp_path / "video-calibrated.safetensors", tmp_path / "work"
+    arguments = ["calibrate", labelled_videos, "--work", work, "--workers", "1",
+                 "--weights", random_weights, "--out", out, "--json", "-"]  # fmt: skip
+    assert main([str(a) for a in arguments]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"] == {"negative": 1, "neutral": 0, "positive": 1}
+    assert "2 judged labelled videos" in report["fitted_on"] and "failed 1" in report["fitted_on"]
+    assert read_checkpoint_metadata(out).calibration["method"] == "temperature"
+    # the screening used the raw probabilities, whatever the model stores
+    settings = json.loads((work / "evaluation-settings.json").read_text())
+    assert settings["classifier"]["calibrated"] is False
+    # without --work: one line saying what is missing
+    assert main([str(a) for a in arguments[:2] + arguments[6:]]) == 2
+    assert "need --work DIR" in capsys.readouterr().err

@@ -127,7 +127,7 @@ COMMANDS_MISSING = [
     (["train"], ["{tmp}", "--out", "{tmp}/run"]),  # no --partition
     (["evaluate"], []),
     (["calibrate"], []),
-    (["calibrate"], ["{tmp}", "--out", "{tmp}/c.safetensors"]),  # no --partition
+    (["calibrate"], ["{tmp}", "--partition", "{tmp}/p.json"]),  # no --out
     (["demo-weights"], []),
     (["demo-card"], []),
     (["weights", "download"], []),

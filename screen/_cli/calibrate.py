@@ -1,4 +1,4 @@
-"""`screen calibrate SILHOUETTES`: calibrated probabilities and operating points for a model."""
+"""`screen calibrate SILHOUETTES|VIDEOS`: calibrated probabilities and operating points."""
 
 from __future__ import annotations
 
@@ -6,26 +6,32 @@ from pathlib import Path
 
 import typer
 
-from ..settings import ClassifierSettings
+from ..errors import UsageProblem
+from ..settings import Settings
 from . import options as opt
 from .common import console, write_json
 from .progress import progress_bars
-
-KEYS = ("weights", "class_order", "device", "precision")
-DEFAULTS = ClassifierSettings()  #: replaced by the resolved settings (see options.with_settings)
+from .screening import ALL_KEYS
+from .screening import DEFAULTS as SETTINGS_DEFAULTS
 
 
 def register(app: typer.Typer) -> None:
     app.command("calibrate")(calibrate)
 
 
-@opt.with_settings(ClassifierSettings, KEYS)
+@opt.with_settings(Settings, ALL_KEYS)
 def calibrate(
     data: Path = typer.Argument(
-        ..., metavar="SILHOUETTES", help="A silhouette dataset (<id>/<label>/<view>/*.pkl)."
+        ...,
+        metavar="DATA",
+        help="Silhouettes (<id>/<label>/<view>/*.pkl, with --partition); or labelled videos "
+        "(a video,label CSV, or a folder <id>/<label>/<view>/<file>.mp4, with --work).",
     ),
-    partition: Path = typer.Option(
-        ..., "--partition", help="JSON with a VAL_SET (never the test split) to fit on."
+    partition: Path | None = typer.Option(
+        None,
+        "--partition",
+        help="JSON with a VAL_SET (never the test split) to fit on (silhouettes: required; "
+        "a video folder: only that split's ids).",
     ),
     out: Path = typer.Option(
         ..., "--out", help="The calibrated model file to write (.safetensors)."
@@ -42,25 +48,38 @@ def calibrate(
     diagram: Path | None = typer.Option(
         None, "--diagram", help="Reliability diagram PNG [default: beside --out]."
     ),
+    work: Path | None = typer.Option(
+        None,
+        "--work",
+        help="Videos: the folder for the screening's batch state and results (rerun the same "
+        "command to resume).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Videos: parallel processes [default: the cores]."
+    ),
     json_out: str | None = typer.Option(
         None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
     ),
     quiet: bool = opt.QUIET,
-    settings: ClassifierSettings = DEFAULTS,
+    settings: Settings = SETTINGS_DEFAULTS,
 ) -> None:
     """Fit calibrated probabilities and operating points on a validation split.
 
     Writes a model file with the same weights and the calibration and operating
     points in its metadata (use it with --weights, and choose a point with
-    --operating-point sensitivity=0.95), and a reliability diagram.
+    --operating-point sensitivity=0.95), and a reliability diagram.  Labelled
+    videos go through the whole pipeline first (as `screen evaluate` screens them),
+    so the calibration covers what the front end does to the silhouettes.
     """
     from ..errors import FileProblem, ScreenError
     from ..model.operating_point import parse_target
     from ..pipeline import classifier_from_settings
     from ..training.calibrate import calibrate as run_calibration
-    from ..training.calibrate import reliability_diagram
+    from ..training.calibrate import check_method, fit_and_save, reliability_diagram
     from ..training.dataset import SilhouetteDataset, Split
     from ..training.train import set_threads
+    from ..video_evaluation import has_videos, is_labels_csv, video_clip_log_probabilities
+    from .train import labelled_videos
 
     if split not in (Split.VAL.value, Split.TRAIN.value):
         raise ScreenError(f"--split must be val or train (never test), got {split!r}")
@@ -69,12 +88,39 @@ def calibrate(
     if out.exists() and out.is_dir():
         raise FileProblem(out, "is a folder; --out names the model file to write")
     chosen = [parse_target(item) for item in targets.split(",") if item.strip()]
+    check_method(method)
     set_threads(0)
-    dataset = SilhouetteDataset.open(data, partition, split)
     classifier = classifier_from_settings(settings)
     half = classifier_is_half(classifier)
-    with progress_bars(quiet) as on_progress:
-        report = run_calibration(classifier, dataset, out, method, chosen, half, on_progress)
+    if is_labels_csv(data) or has_videos(data):
+        if work is None:
+            raise UsageProblem(
+                f"{data}: labelled videos need --work DIR, the folder for the screening's "
+                "state and results (rerun the same command to resume)"
+            )
+        videos, _ = labelled_videos(data, partition, split, work)
+        with progress_bars(quiet) as on_progress:
+            clips, labels, skipped = video_clip_log_probabilities(
+                videos, work, settings, workers, classifier.metadata.class_order.labels,
+                on_progress,
+            )  # fmt: skip
+        if not clips:
+            raise ScreenError(f"{data}: no video could be judged, nothing to calibrate on")
+        fitted_on = f"{len(clips)} judged labelled videos of {data}"
+        if skipped:
+            fitted_on += " (not judged: " + ", ".join(f"{k} {n}" for k, n in skipped.items()) + ")"
+        report = fit_and_save(classifier, clips, labels, fitted_on, out, method, chosen, half)
+    else:
+        if partition is None:
+            raise UsageProblem(
+                f"{data}: not a CSV of labelled videos and no video files in it; for a "
+                "silhouette dataset (<id>/<label>/<view>/*.pkl) give --partition"
+            )
+        if work is not None or workers is not None:
+            raise UsageProblem("--work and --workers are for videos; DATA is a silhouette dataset")
+        dataset = SilhouetteDataset.open(data, partition, split)
+        with progress_bars(quiet) as on_progress:
+            report = run_calibration(classifier, dataset, out, method, chosen, half, on_progress)
     picture = reliability_diagram(report, diagram or out.with_suffix(".reliability.png"))
     report["diagram"] = str(picture)
     if json_out is not None:

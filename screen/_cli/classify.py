@@ -11,8 +11,15 @@ from . import options as opt
 from .common import console, write_json
 
 #: The classifier's flags, generated from its declarations like `screen VIDEO`'s.
-KEYS = ("weights", "class_order", "device", "precision", "clip_sampling", "clip_stride",
-        "operating_point")
+KEYS = (
+    "weights",
+    "class_order",
+    "device",
+    "precision",
+    "clip_sampling",
+    "clip_stride",
+    "operating_point",
+)
 DEFAULTS = ClassifierSettings()  #: replaced by the resolved settings (see options.with_settings)
 
 

@@ -187,7 +187,9 @@ def videoset(
     source: Path = typer.Option(
         ..., "--from", help="A phantom dataset made by `screen phantom dataset`."
     ),
-    split: str = typer.Option("test", "--split", help="test (default) or train."),
+    split: str = typer.Option(
+        "test", "--split", help="test (default), train or val (for `screen calibrate`)."
+    ),
     seconds: float = typer.Option(8.0, "--seconds", min=0.1, max=600.0, help="Per video."),
     size: str = typer.Option(
         "640x360", "--size", help="WIDTHxHEIGHT of landscape videos; portrait ones are turned."

@@ -193,6 +193,26 @@ def _evaluate_silhouettes(
             console.print(f"confusion matrices: {plot}")
 
 
+def labelled_videos(data: Path, partition: Path | None, split: str, out: Path) -> tuple[list, dict]:
+    """The labelled videos DATA names (a CSV, or a folder restricted by the partition's split)
+    and how they were given; `out`, the output folder, is never scanned for videos."""
+    from ..errors import FileProblem
+    from ..training.dataset import read_partition
+    from ..video_evaluation import is_labels_csv, read_labels_csv, scan_video_folder
+
+    if out.exists() and not out.is_dir():
+        raise FileProblem(out, "exists and is not a folder: it names the output folder")
+    if is_labels_csv(data):
+        if partition is not None:
+            raise UsageProblem("--partition is for a folder of videos; a CSV lists its videos")
+        return read_labels_csv(data), {"kind": "csv", "labels": str(data)}
+    chosen = read_partition(partition) if partition is not None else None
+    source = {"kind": "folder", "root": str(data)}
+    if chosen is not None:
+        source.update(partition=str(chosen.path), partition_sha256=chosen.sha256, split=split)
+    return scan_video_folder(data, chosen, split, exclude=out), source
+
+
 def _evaluate_videos(
     data: Path,
     partition: Path | None,
@@ -204,30 +224,13 @@ def _evaluate_videos(
     quiet: bool,
     settings: Settings,
 ) -> None:
-    from ..errors import FileProblem
-    from ..training.dataset import read_partition
     from ..training.evaluate import plot_confusion
     from ..video_evaluation import (
         evaluate_videos,
-        is_labels_csv,
-        read_labels_csv,
-        scan_video_folder,
     )
     from .tables import report_tables
 
-    if out.exists() and not out.is_dir():
-        raise FileProblem(out, "exists and is not a folder; --out names the output folder")
-    if is_labels_csv(data):
-        if partition is not None:
-            raise UsageProblem("--partition is for a folder of videos; a CSV lists its videos")
-        videos = read_labels_csv(data)
-        source = {"kind": "csv", "labels": str(data)}
-    else:
-        chosen = read_partition(partition) if partition is not None else None
-        videos = scan_video_folder(data, chosen, split, exclude=out)
-        source = {"kind": "folder", "root": str(data)}
-        if chosen is not None:
-            source.update(partition=str(chosen.path), partition_sha256=chosen.sha256, split=split)
+    videos, source = labelled_videos(data, partition, split, out)
     with progress_bars(quiet) as on_progress:
         report = evaluate_videos(videos, out, settings, workers, source, on_progress)
     if json_out is not None:

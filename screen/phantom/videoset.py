@@ -44,7 +44,7 @@ RENDERING = ".rendering"  #: videos being rendered; hidden, so `find_videos` ski
 #: back views) in one video; renders in ~1-2.5 s and screens in ~15 s on 2 cores.
 DEFAULT_SECONDS = 8.0
 DEFAULT_SIZE = (640, 360)  #: landscape; portrait videos swap the sides
-SPLITS = {"test": "TEST_SET", "train": "TRAIN_SET"}
+SPLITS = {"test": "TEST_SET", "train": "TRAIN_SET", "val": "VAL_SET"}
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _render_one(job: VideoJob) -> str:
 def _read_dataset(dataset: Path, split: str) -> tuple[dict, list[tuple[str, dict]]]:
     """The source's description and the (id, walker) pairs of `split`, ids sorted."""
     if split not in SPLITS:
-        raise ScreenError(f"--split must be test or train, got {split!r}")
+        raise ScreenError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     manifest_path, partition_path = dataset / MANIFEST_FILE, dataset / PARTITION_FILE
     if not manifest_path.is_file() or not partition_path.is_file():
         raise FileProblem(

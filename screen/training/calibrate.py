@@ -29,6 +29,7 @@ from ..model.calibration import (
     sequence_probabilities,
 )
 from ..model.checkpoint import save_checkpoint
+from ..model.classes import LABELS, Label
 from ..model.classify import Classifier, make_clips, torch_threads
 from ..model.operating_point import fit_operating_point
 from ..progress import ProgressCallback
@@ -63,6 +64,11 @@ def _figures(calibration: Calibration, clips: Sequence[np.ndarray], indices: lis
     }
 
 
+def check_method(method: str) -> None:
+    if method not in METHODS:
+        raise ScreenError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+
+
 def calibrate(
     classifier: Classifier,
     dataset: SilhouetteDataset,
@@ -78,18 +84,34 @@ def calibrate(
             "calibrating on the test split would leave no honest test figure: use a "
             "validation split (--split val; `screen phantom dataset --val N` builds one)"
         )
-    if method not in METHODS:
-        raise ScreenError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_method(method)
     if not len(dataset):
         raise ScreenError(f"the {dataset.split} split of {dataset.partition.path} lists no id")
     clips = clip_log_probabilities(classifier, dataset, on_progress)  # raw: never calibrated
-    labels = [record.label for record in dataset.records]
-    order = classifier.metadata.class_order
-    indices = [order.index_of(label) for label in labels]
     fitted_on = (
         f"{dataset.split.key} of {dataset.partition.path.name} (sha256 "
         f"{dataset.partition.sha256[:12]}): {len(dataset)} sequences"
     )
+    labels = [record.label for record in dataset.records]
+    report = fit_and_save(classifier, clips, labels, fitted_on, out, method, targets, half)
+    return {**report, "split": dataset.split.value}
+
+
+def fit_and_save(
+    classifier: Classifier,
+    clips: Sequence[np.ndarray],
+    labels: Sequence[Label],
+    fitted_on: str,
+    out: Path,
+    method: str,
+    targets: Sequence[float],
+    half: bool,
+) -> dict:
+    """Fit both methods on raw clip log-probabilities (checkpoint order) with their labels,
+    store `method` and the operating points in a copy of the model at `out`; the report."""
+    check_method(method)
+    order = classifier.metadata.class_order
+    indices = [order.index_of(label) for label in labels]
     fitted = {m: fit_calibration(clips, indices, m, fitted_on) for m in METHODS}
     chosen = fitted[method]
     calibrated = [classifier.named(p) for p in sequence_probabilities(chosen, clips)]
@@ -104,9 +126,8 @@ def calibrate(
         "model": classifier.metadata.name,
         "source_sha256": classifier.sha256,
         "out": str(out),
-        "split": dataset.split.value,
         "fitted_on": fitted_on,
-        "counts": {label.value: n for label, n in dataset.counts().items()},
+        "counts": {label.value: sum(y == label for y in labels) for label in LABELS},
         "method": method,
         "calibration": chosen.to_dict(),
         "temperature": chosen.temperature,
@@ -141,7 +162,7 @@ def reliability_diagram(report: dict, path: Path) -> Path:
     axes.set_ylim(0, 1)
     axes.set_xlabel("confidence (the verdict's probability)")
     axes.set_ylabel("share of verdicts that were right")
-    axes.set_title(f"{report['model']}: {report['split']} split, 15 bins", fontsize=10)
+    axes.set_title(f"{report['model']}: {report['fitted_on'][:60]}", fontsize=8)
     axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()
