@@ -59,10 +59,12 @@ def _png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def attention_png(attention: np.ndarray, silhouette: np.ndarray, scale: int = UPSCALE) -> bytes:
+def attention_png(
+    attention: np.ndarray, silhouette: np.ndarray, scale: int = UPSCALE, bar: bool = True
+) -> bytes:
     """One map [64, 44] over its mean silhouette [64, 44] (0..1), with a colour bar."""
     picture = _colour(attention, silhouette, scale)
-    return _png(np.concatenate([picture, _colour_bar(len(picture))], axis=1))
+    return _png(np.concatenate([picture, _colour_bar(len(picture))], axis=1) if bar else picture)
 
 
 def clip_sheet_png(maps: AttentionMaps, scale: int = UPSCALE) -> bytes:
