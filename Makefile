@@ -8,7 +8,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
 .PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare bench \
-	phantom-videos evaluate-videos
+	phantom-videos evaluate-videos report-pictures
 
 setup: $(STAMP)
 
@@ -122,6 +122,11 @@ evaluate-videos: phantom-videos
 # into .cache/bench/): prints a table, writes bench.json.  Several minutes; run on an idle machine.
 bench: setup
 	$(PY) tests/bench_pipeline.py
+
+# The README's pictures of the batch report (headless Chromium) and of `--explain`, from real
+# runs on the examples: examples/report.png, report_student.png, attention_positive*.png.
+report-pictures: setup
+	$(PY) tests/report_pictures.py
 
 lint: setup
 	$(VENV)/bin/ruff check screen tests

@@ -195,11 +195,13 @@ def _histogram_png(values: list[float]) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axes = plt.subplots(figsize=(6, 2.4), dpi=90)
     axes.hist(values, bins=np.linspace(0, 1, 21), color="#c44", edgecolor="white")
     axes.set_xlabel("probability of the positive class")
     axes.set_ylabel("videos")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # whole videos, not 0.25 of one
     axes.set_xlim(0, 1)
     figure.tight_layout()
     buffer = io.BytesIO()
