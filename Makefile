@@ -8,7 +8,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
 .PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare bench \
-	phantom-videos evaluate-videos report-pictures
+	phantom-videos evaluate-videos
 
 setup: $(STAMP)
 
@@ -125,6 +125,7 @@ bench: setup
 
 # The README's pictures of the batch report (headless Chromium) and of `--explain`, from real
 # runs on the examples: examples/report.png, report_student.png, attention_positive*.png.
+.PHONY: report-pictures
 report-pictures: setup
 	$(PY) tests/report_pictures.py
 
