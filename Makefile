@@ -131,6 +131,12 @@ evaluate-videos: phantom-videos
 bench: setup
 	$(PY) tests/bench_pipeline.py
 
+# The README's pictures of the batch report (headless Chromium) and of `--explain`, from real
+# runs on the examples: examples/report.png, report_student.png, attention_positive*.png.
+.PHONY: report-pictures
+report-pictures: setup
+	$(PY) tests/report_pictures.py
+
 lint: setup
 	$(VENV)/bin/ruff check screen tests
 	$(VENV)/bin/ruff format --check screen tests

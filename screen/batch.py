@@ -37,6 +37,7 @@ STATE_FILE = "state.sqlite"
 CSV_FILE = "results.csv"
 REPORT_FILE = "report.html"
 STRIP_KEY = "silhouette_strip_png"  #: in a stored result: base64 PNG of a few silhouettes
+ATTENTION_KEY = "attention_png"  #: in a referred student's stored result: base64 PNG, the map
 CSV_COLUMNS = (
     "video", "status", "verdict", "action", "confidence",
     "p_negative", "p_neutral", "p_positive", "flags", "error", "note", "advice",
@@ -101,10 +102,13 @@ class BatchState:
         error: str | None,
         seconds: float,
         strip: str = "",
+        attention: str = "",
     ) -> None:
-        """Store one finished video (its result and strip, or the error) in one transaction."""
+        """Store one finished video (its result, strip and attention map, or the error) in
+        one transaction."""
         status = "done" if error is None else "failed"
-        stored = json.dumps({**result.to_dict(), STRIP_KEY: strip}) if result else None
+        pictures = {STRIP_KEY: strip, **({ATTENTION_KEY: attention} if attention else {})}
+        stored = json.dumps({**result.to_dict(), **pictures}) if result else None
         with self.connection:
             self.connection.execute(
                 "UPDATE videos SET status=?, result=?, error=?, seconds=?, finished=? WHERE path=?",
@@ -117,20 +121,22 @@ class BatchState:
         query = "SELECT path, status, result, error, seconds FROM videos"
         found = {}
         for path, status, stored, error, seconds in self.connection.execute(query):
-            result, strip = None, ""
+            result, strip, attention = None, "", ""
             if stored:
                 data = json.loads(stored)
                 strip = data.pop(STRIP_KEY, "")
+                attention = data.pop(ATTENTION_KEY, "")  # none kept before maps were
                 result = ScreeningResult.from_dict(data)
-            found[path] = VideoRow(path, status, result, error, seconds, strip)
+            found[path] = VideoRow(path, status, result, error, seconds, strip, attention)
         return [found[path] for path in wanted if path in found]
 
     def close(self) -> None:
         self.connection.close()
 
 
-#: Screens one video for the batch: its result and its silhouette strip (base64 PNG).
-VideoScreener = Callable[[Path], tuple[ScreeningResult, str]]
+#: Screens one video for the batch: its result, its silhouette strip and, for a referred
+#: student, its attention map (base64 PNGs, "" for none).
+VideoScreener = Callable[[Path], tuple[ScreeningResult, str, str]]
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class Outcome:
     error: str | None
     seconds: float
     strip: str = ""
+    attention: str = ""
     warnings: tuple[str, ...] = ()  #: the worker's log warnings, for the driver to show once
 
 
@@ -187,8 +194,8 @@ def _run_one(job: tuple[Path, str]) -> Outcome:
     video, relative = job
     started = time.perf_counter()
     try:
-        result, strip = _worker_screen(video)
-        outcome = Outcome(relative, result, None, time.perf_counter() - started, strip)
+        result, strip, attention = _worker_screen(video)
+        outcome = Outcome(relative, result, None, time.perf_counter() - started, strip, attention)
     except ScreenError as error:
         outcome = Outcome(relative, None, str(error), time.perf_counter() - started)
     except Exception as error:  # noqa: BLE001 - one bad video must never stop the batch
@@ -257,14 +264,18 @@ def write_csv(path: Path, rows: Iterable[VideoRow]) -> Path:
 
 def make_video_screener(settings: Settings) -> VideoScreener:
     """Build (once per worker) the function that screens one video for the batch."""
-    from .outputs.report import silhouette_strip_png
+    from .outputs.report import attention_map_png, silhouette_strip_png
     from .pipeline import Screener
 
     screener = Screener(settings)
 
-    def screen_one(video: Path) -> tuple[ScreeningResult, str]:
+    def screen_one(video: Path) -> tuple[ScreeningResult, str, str]:
         screening = screener.screen(video)
-        return screening.result, silhouette_strip_png(screening.stored)
+        attention = ""
+        if screening.result.action == Action.REFER:  # why a student was referred; a second
+            # backbone pass, so only for them
+            attention = attention_map_png(screener.classifier, screening.stored)
+        return screening.result, silhouette_strip_png(screening.stored), attention
 
     return screen_one
 
@@ -391,7 +402,12 @@ def screen_videos(
                     name, text = message.split(": ", 1)
                     logging.getLogger(name).warning("%s", text)  # as the worker would have
             state.record(
-                outcome.path, outcome.result, outcome.error, outcome.seconds, outcome.strip
+                outcome.path,
+                outcome.result,
+                outcome.error,
+                outcome.seconds,
+                outcome.strip,
+                outcome.attention,
             )
             done += 1
             report("screening", done, len(relative))

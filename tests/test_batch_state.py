@@ -92,7 +92,7 @@ def test_report_lists_referrals_failures_and_the_honesty_note():
         VideoRow("broken.mp4", "failed", None, "broken.mp4: truncated", 0.1),
     ]
     page = render_report(rows, MODEL, {"detector": "yolo11n"}, "# card")
-    assert "Referral list (1)" in page and "anna.mp4" in page
+    assert "<span class='pill refer'>refer</span> 1<" in page and "anna.mp4" in page  # 1 referred
     assert "data:image/png;base64,UE5H" in page  # anna's silhouette strip
     assert "broken.mp4: truncated" in page and "edge_cut" in page
     assert "NOT FOR CLINICAL USE" in page
@@ -115,4 +115,4 @@ def test_csv_and_report_carry_the_advice_of_an_inconclusive_video(tmp_path):
     assert list(table[0])[-1] == "advice"  # a new last column: the others keep their places
     assert table[0]["advice"] == advice[0] and table[1]["advice"] == ""
     page = render_report(rows, MODEL, {}, None)
-    assert "record again" in page and "record one student at a time" in page
+    assert "Record again" in page and "record one student at a time" in page

@@ -133,13 +133,24 @@ def test_settings_come_from_a_config_file_and_the_cli_wins(videos, weights, tmp_
     assert "unknown setting 'detectr'" in capsys.readouterr().err
 
 
-def test_overlay_is_written_only_when_asked(videos, weights, tmp_path, capsys):
-    overlay = tmp_path / "check.mp4"
-    run_json(capsys, videos["negative"], "--weights", weights, "--detector", "background",
-             "--segmenter", "background", "--overlay", overlay)  # fmt: skip
+def test_overlay_and_explain_are_written_only_when_asked_and_where_named(
+    videos, weights, tmp_path, capsys
+):
+    overlay, maps = tmp_path / "check.mp4", tmp_path / "maps"
+    weight_free = ["--weights", weights, "--detector", "background", "--segmenter", "background"]
+    result = run_json(
+        capsys, videos["negative"], *weight_free, "--overlay", overlay, "--explain", maps
+    )
     capture = cv2.VideoCapture(str(overlay))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 75
-    assert list(tmp_path.iterdir()) == [overlay]
+    assert sorted(tmp_path.iterdir()) == [overlay, maps]  # nothing beside them
+    assert sorted(p.name for p in maps.iterdir()) == ["attention.npz", "attention.png", "clips.png"]
+    assert result["explain"]["attention"] == str(maps / "attention.png")
+    with np.load(maps / "attention.npz") as arrays:
+        assert arrays["clips"].shape == (len(result["clips"]), 64, 44)
+    (tmp_path / "taken").write_text("a file")
+    assert main([str(videos["negative"]), "--explain", str(tmp_path / "taken")]) == 1
+    assert "not a folder" in capsys.readouterr().err
 
 
 def test_silhouettes_export_has_masks_pkl_sidecar_and_no_colour(videos, tmp_path, capsys):
@@ -219,6 +230,10 @@ def test_batch_with_bad_files_reports_every_file(videos, weights, tmp_path, caps
     assert rows["student_00.mp4"]["note"].startswith("NOT FOR CLINICAL USE")
     report = (out / "report.html").read_text()
     assert "notes.mp4" in report and "NOT FOR CLINICAL USE" in report
+    # a section per screened student; an attention map for each referred one, and only them
+    assert report.count("<article class='student'") == 2
+    referred = sum(row["action"] == "refer" for row in rows.values())
+    assert report.count("alt='attention map'") == referred
 
 
 @pytest.mark.slow  # kept out of `make test`; `make test-all` runs it

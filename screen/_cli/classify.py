@@ -37,13 +37,17 @@ def classify(
     json_out: str | None = typer.Option(
         None, "--json", help="Write the result as JSON to PATH ('-' for stdout)."
     ),
+    explain: Path | None = opt.EXPLAIN,
     settings: ClassifierSettings = DEFAULTS,
 ) -> None:
     """Classify a stored silhouette sequence (no video needed)."""
+    from ..outputs.explain import check_folder, explain_sequence
     from ..outputs.result import ModelInfo, classification_result
     from ..pipeline import classifier_from_settings
     from ..silhouettes.files import read_silhouettes
 
+    if explain is not None:
+        check_folder(explain)
     sequence = read_silhouettes(silhouettes)
     classifier = classifier_from_settings(settings)
     if len(sequence.frames) == 0:
@@ -52,10 +56,16 @@ def classify(
         raise FileProblem(silhouettes, "no usable silhouette (every frame was empty or dropped)")
     prediction = classifier.predict(sequence.frames)
     result = classification_result(prediction, ModelInfo.of(classifier), str(silhouettes))
+    explained = None
+    if explain is not None:
+        explained = explain_sequence(classifier, sequence.frames, explain)
     if json_out is not None:
-        write_json(result.to_dict(), json_out)
+        extra = {"explain": explained} if explained is not None else {}
+        write_json({**result.to_dict(), **extra}, json_out)
         if json_out == "-":
             return
-    from .summary import print_result
+    from .summary import print_explained, print_result
 
     print_result(console, result)
+    if explained is not None:
+        print_explained(console, explained)

@@ -77,6 +77,13 @@ def with_settings(kind: type, keys: tuple[str, ...], param: str = "settings"):
     return decorate
 
 
+EXPLAIN = typer.Option(
+    None,
+    "--explain",
+    metavar="DIR",
+    help="Write where the model looked into folder DIR: attention.png (the whole walk, over "
+    "the mean silhouette), clips.png (one map per clip), attention.npz (the raw maps).",
+)
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; errors only.")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Log what each stage decides.")
 

@@ -38,18 +38,22 @@ def screen_video(
     overlay: Path | None = typer.Option(
         None, "--overlay", help="Write a check video (raw frames!) here."
     ),
+    explain: Path | None = opt.EXPLAIN,
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
     settings: Settings = DEFAULTS,
 ) -> None:
     """Screen one video: verdict, action, confidence, probabilities and quality flags."""
     from ..errors import FileProblem
+    from ..outputs.explain import check_folder, explain_sequence
     from ..pipeline import Screener
-    from .summary import print_result
+    from .summary import print_explained, print_result
 
     opt.set_verbosity(quiet, verbose)
     if not video.exists():
         raise FileProblem(video, "no such file")
+    if explain is not None:
+        check_folder(explain)  # before minutes of screening, not after
     screener = Screener(settings)
     with progress_bars(quiet) as on_progress:
         screening = screener.screen(video, on_progress, keep_masks=overlay is not None)
@@ -57,12 +61,18 @@ def screen_video(
         from ..outputs.overlay import write_overlay
 
         write_overlay(screening.frontend, overlay, settings.video)
+    explained = None
+    if explain is not None:
+        explained = explain_sequence(screener.classifier, screening.stored, explain)
     if json_out is not None:
-        write_json(screening.result.to_dict(), json_out)
+        extra = {"explain": explained} if explained is not None else {}
+        write_json({**screening.result.to_dict(), **extra}, json_out)
     if not quiet and json_out != "-":
         print_result(console, screening.result)
         if overlay is not None:
             console.print(f"check video: {overlay}")
+        if explained is not None:
+            print_explained(console, explained)
 
 
 @opt.with_settings(Settings, ALL_KEYS)

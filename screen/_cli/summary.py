@@ -32,3 +32,14 @@ def print_result(console: Console, result: ScreeningResult) -> None:
 
 def _format(probabilities: Probabilities) -> str:
     return "  ".join(f"{name} {value:.3f}" for name, value in probabilities.to_dict().items())
+
+
+def print_explained(console: Console, written: dict[str, str]) -> None:
+    """Where `--explain` wrote the attention maps, or why it wrote none."""
+    if not written:
+        console.print("attention maps: none written (no silhouette reached the model)")
+        return
+    console.print(
+        f"attention maps: {written['attention']} (per clip: {written['clips']}; "
+        f"raw maps: {written['maps']})"
+    )
