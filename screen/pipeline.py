@@ -211,6 +211,7 @@ class Screener:
             ),
             model=model,
             note=model.note,
+            probability_note=self.classifier.probability_note,
             video=str(video),
             pipeline=self.describe(frontend),
             advice=advise(

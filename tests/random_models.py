@@ -172,7 +172,7 @@ def pooled_probabilities(
     from screen.model.sconet import class_probabilities
 
     with torch.inference_mode():
-        features = torch.cat(list(classifier._feature_chunks(stored)))
+        features = torch.cat(list(classifier.feature_chunks(stored)))
         pooled = torch.stack([features[torch.from_numpy(clip)].amax(0) for clip in clips])
         logits = classifier.model.head(pooled).logits
     return class_probabilities(logits).cpu().numpy()

@@ -55,7 +55,9 @@ def classify(
 
         raise FileProblem(silhouettes, "no usable silhouette (every frame was empty or dropped)")
     prediction = classifier.predict(sequence.frames)
-    result = classification_result(prediction, ModelInfo.of(classifier), str(silhouettes))
+    result = classification_result(
+        prediction, ModelInfo.of(classifier), str(silhouettes), classifier.probability_note
+    )
     explained = None
     if explain is not None:
         explained = explain_sequence(classifier, sequence.frames, explain)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ..outputs.result import Probabilities, ScreeningResult
+from ..model.operating_point import ARG_MAX
+from ..outputs.result import PROBABILITY_NOTE, Probabilities, ScreeningResult
 
 
 def print_result(console: Console, result: ScreeningResult) -> None:
@@ -17,8 +18,15 @@ def print_result(console: Console, result: ScreeningResult) -> None:
     table.add_row("verdict", verdict)
     table.add_row("confidence", f"{result.confidence:.3f}")
     table.add_row("probabilities", _format(result.probabilities))
+    if result.probability_note != PROBABILITY_NOTE:
+        table.add_row("calibration", result.probability_note)
     if result.whole_sequence_probabilities is not None:
         table.add_row("whole sequence", _format(result.whole_sequence_probabilities))
+    rule = result.pipeline.thresholds if result.pipeline is not None else {}
+    if rule.get("verdict_rule", ARG_MAX) != ARG_MAX:
+        table.add_row("verdict rule", f"{rule['verdict_rule']}: positive if p(positive) >= "
+                      f"{rule['positive_threshold']:.3f}, else neutral if p(positive) + "
+                      f"p(neutral) >= {rule['flag_threshold']:.3f}")  # fmt: skip
     quality = result.quality
     table.add_row("silhouettes", f"{quality.silhouettes_used} used, {len(result.clips)} clips")
     table.add_row("quality flags", ", ".join(quality.flags) or "none")

@@ -69,7 +69,7 @@ def attention_maps(classifier: Classifier, stored: np.ndarray) -> AttentionMaps:
     with torch_threads(classifier.threads):
         # the classifier's own feature pass: same backbone, precision and chunking
         per_frame = torch.cat(
-            [frame_attention(f) for f in classifier._feature_chunks(stored)]
+            [frame_attention(f) for f in classifier.feature_chunks(stored)]
         ).numpy()  # [T, 16, 11], 0.7 KB a frame
     small = np.stack([per_frame.mean(0)] + [per_frame[c].mean(0) for c in clips])
     model_input = to_model_input(stored)  # [T, 64, 44] in 0..1

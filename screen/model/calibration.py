@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 METHODS = ("temperature", "vector")
+UNCALIBRATED_METHOD = "none"
+UNCALIBRATED_NOTE = "softmax(16 x mean strip logit), the model's training scale; not calibrated"
 ECE_BINS = 15
 LOG_FLOOR = 1e-7  #: stored probabilities may round to 0; log() needs a floor
 
@@ -50,6 +52,17 @@ class Calibration:
         exp = np.exp(logits)
         return (exp / exp.sum(axis=-1, keepdims=True)).astype(np.float32)
 
+    def describe(self) -> str:
+        """What calibrated probabilities are, in words (results carry it)."""
+        if self.method == UNCALIBRATED_METHOD:
+            return UNCALIBRATED_NOTE
+        how = (
+            f"temperature scaling, T = {self.temperature:.3f}"
+            if self.temperature
+            else "vector scaling (a scale and a bias per class)"
+        )
+        return f"calibrated by {how}, fitted on {self.fitted_on or 'a validation split'}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "scale": list(self.scale), "bias": list(self.bias),
                 "fitted_on": self.fitted_on}  # fmt: skip
@@ -60,7 +73,7 @@ class Calibration:
                    data.get("fitted_on", ""))  # fmt: skip
 
 
-UNCALIBRATED = Calibration("none", (1.0, 1.0, 1.0))
+UNCALIBRATED = Calibration(UNCALIBRATED_METHOD, (1.0, 1.0, 1.0))
 
 
 def log_probabilities(probabilities: np.ndarray) -> np.ndarray:

@@ -203,7 +203,7 @@ class Classifier:
             device_type=torch.device(self.device).type, dtype=torch.bfloat16, enabled=enabled
         )
 
-    def _feature_chunks(self, stored: np.ndarray) -> Iterator[torch.Tensor]:
+    def feature_chunks(self, stored: np.ndarray) -> Iterator[torch.Tensor]:
         """Backbone features [<=FEATURE_CHUNK, 512, 16, 11] float32, chunk after chunk."""
         for start in range(0, len(stored), FEATURE_CHUNK):
             frames = torch.from_numpy(to_model_input(stored[start : start + FEATURE_CHUNK]))
@@ -231,7 +231,7 @@ class Classifier:
         result = np.zeros((len(clips), len(LABELS)), np.float32)
         running: dict[int, torch.Tensor] = {}  # clip -> max so far [512, 16, 11]
         start = 0
-        for features in self._feature_chunks(stored):
+        for features in self.feature_chunks(stored):
             stop = start + len(features)
             done = []
             for c, indices in enumerate(clips):
@@ -283,6 +283,11 @@ class Classifier:
             short=len(stored) < self.clip_length,
             label=decide(probabilities, self.point),
         )
+
+    @property
+    def probability_note(self) -> str:
+        """What the probabilities are, as every result says it."""
+        return self.calibration.describe()
 
     def describe(self) -> dict:
         """The model facts every result carries."""

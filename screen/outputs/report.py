@@ -272,6 +272,12 @@ def _clip_caption(clips: Sequence[ClipResult], sampling: str | None) -> str:
     return f"{len(clips)} clip{'s' * (len(clips) != 1)} of 30 frames, {where}. {legend}."
 
 
+def _probability_note(done: Sequence) -> str:
+    """What the batch's probabilities are (one model made them all)."""
+    notes = {result.probability_note for *_, result in done}
+    return notes.pop() if len(notes) == 1 else "see each result's probability note"
+
+
 def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -439,7 +445,7 @@ def render_report(
         _filters(rows),
         _students_table(rows),
         "<p class='muted'>Click a column's name to sort; a name opens the student's "
-        "section. Probabilities are the model's own scale, not calibrated.</p></section>",
+        f"section. Probabilities: {esc(_probability_note(done))}.</p></section>",
         f"<section id='failed'><h2>Failed files ({len(failed)})</h2>",
         _table(["video", "reason"], [[esc(r.path), esc(r.error or "")] for r in failed])
         if failed

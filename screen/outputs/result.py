@@ -18,13 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..model.calibration import UNCALIBRATED_NOTE
 from ..model.classes import LABELS, Label
 from .verdict import ACTION_FOR_VERDICT, Action, Verdict, honesty_note
 
 if TYPE_CHECKING:  # torch is imported only where a model runs
     from ..model.classify import Classifier, ClipPrediction, SequencePrediction
 
-PROBABILITY_NOTE = "softmax(16 x mean strip logit), the model's training scale; not calibrated"
+PROBABILITY_NOTE = UNCALIBRATED_NOTE  #: of results stored before the note followed the model
 DIGITS = 6  #: probabilities and confidence are rounded to this many decimals
 
 
@@ -386,7 +387,10 @@ class ScreeningResult:
 
 
 def classification_result(
-    prediction: SequencePrediction, model: ModelInfo, source: str
+    prediction: SequencePrediction,
+    model: ModelInfo,
+    source: str,
+    probability_note: str = PROBABILITY_NOTE,
 ) -> ScreeningResult:
     """The result of `screen classify`: the classifier's label is the verdict (no video, so
     no front-end quality rules); a sequence shorter than one clip is flagged."""
@@ -400,4 +404,5 @@ def classification_result(
         model=model,
         note=model.note,
         input=source,
+        probability_note=probability_note,
     )
