@@ -38,7 +38,10 @@ def calibrate(
     ),
     split: str = typer.Option("val", "--split", help="val (default) or train."),
     method: str = typer.Option(
-        "temperature", "--method", help="temperature (one T; keeps arg-max verdicts) or vector."
+        "temperature",
+        "--method",
+        help="temperature (one T; keeps each clip's arg-max) or vector (a scale and a bias "
+        "per class).",
     ),
     targets: str = typer.Option(
         "0.9,0.95",

@@ -162,7 +162,8 @@ def reliability_diagram(report: dict, path: Path) -> Path:
     axes.set_ylim(0, 1)
     axes.set_xlabel("confidence (the verdict's probability)")
     axes.set_ylabel("share of verdicts that were right")
-    axes.set_title(f"{report['model']}: {report['fitted_on'][:60]}", fontsize=8)
+    data = f"{report['split']} split" if "split" in report else "labelled videos"
+    axes.set_title(f"{report['model']}: {data}, 15 bins", fontsize=10)
     axes.legend(loc="upper left", fontsize=8)
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -165,7 +165,8 @@ def _calibration_section(calibration: dict | None, test: dict | None) -> list[st
         f"Probabilities are calibrated by {fitted}, fitted on the validation split "
         f"({calibration['fitted_on']}; walkers disjoint from training and test) by `screen "
         "calibrate`; it is stored in the model file's metadata. A temperature never changes "
-        "which class is most probable, so arg-max verdicts are those of the raw model. ECE = "
+        "which class is most probable in a clip; the mean over a walker's clips can still tip "
+        "where its clips disagree (the protocols' tables above are after calibration). ECE = "
         "expected calibration error of the verdict's probability (15 equal bins; 0 is perfect); "
         "Brier = squared error summed over the classes (0 best, 2 worst). The vector-scaling "
         "alternative (a scale and a bias per class) is fitted for comparison, not shipped.",
