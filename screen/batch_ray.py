@@ -16,9 +16,12 @@ at the same place, and the same working directory for relative paths.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import sys
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,6 +71,52 @@ class _Worker:
         return batch._run_one(job)
 
 
+@contextlib.contextmanager
+def _stderr_kept_apart() -> Iterator[None]:
+    """Ray's C++ core writes its warnings (e.g. a refused connection, once a second)
+    straight to file descriptor 2: while Ray starts they go to a discarded file."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as discarded:
+            os.dup2(discarded.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once, in one line, where nothing listens at HOST:PORT (Ray itself retries
+    for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return  # e.g. "auto": Ray finds it
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as error:
+        raise ScreenError(
+            f"cannot reach the Ray cluster at {address}: {error.strerror or error}; on the "
+            "head machine run `ray start --head` and pass the address it prints"
+        ) from error
+
+
+def _use_the_token() -> None:
+    """Sign in to a cluster with this machine's Ray token where there is one.
+
+    `ray start --head` turns on Ray's token authentication and keeps the token in
+    ~/.ray/auth_token; Ray itself sends it to an explicit address only under
+    RAY_AUTH_MODE=token.  A choice already made in RAY_AUTH_MODE stands.
+    """
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _died(error: Exception) -> str:
     kind = type(error).__name__
     return (
@@ -84,8 +133,12 @@ class RayEngine:
     """
 
     def __init__(self, address: str | None = None) -> None:
-        self.ray = import_ray()
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        if self.address:
+            _use_the_token()  # before Ray reads its settings, on import
+        self.ray = import_ray()
+        if self.address:
+            _check_reachable(self.address)  # before any work
         self.name = f"ray at {self.address}" if self.address else "ray (this machine)"
         self._started = False
 
@@ -99,22 +152,24 @@ class RayEngine:
             "configure_logging": True,
         }
         try:
-            if self.address:
-                ray.init(address=self.address, **quiet)
-            else:
-                ray.init(
-                    address="local",  # a fresh one-machine cluster, never one found running
-                    num_cpus=batch.available_cores(),
-                    include_dashboard=False,
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                    **quiet,
-                )
+            with _stderr_kept_apart():
+                if self.address:
+                    ray.init(address=self.address, **quiet)
+                else:
+                    ray.init(
+                        address="local",  # a fresh one-machine cluster, never one running
+                        num_cpus=batch.available_cores(),
+                        include_dashboard=False,
+                        object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                        **quiet,
+                    )
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
             reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise ScreenError(
                 f"cannot start or reach {where}: {type(error).__name__}: {reason}; "
-                "on the head machine run `ray start --head`, then pass its address"
+                "on the head machine run `ray start --head`, pass the address it prints, and "
+                "give this machine its token (~/.ray/auth_token)"
             ) from error
         self._started = True
 
