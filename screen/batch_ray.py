@@ -186,12 +186,20 @@ class RayEngine:
             return
         ray = self.ray
         threads = max(1, self.cores() // workers)
-        remote = ray.remote(_Worker).options(
-            num_cpus=1,
-            max_restarts=-1,  # a dead worker process comes back (its models loaded again) ...
-            max_task_retries=ATTEMPTS - 1,  # ... and screens the video it was given again
-            scheduling_strategy="SPREAD",  # over the machines, not packed onto one
-        )
+        options: dict[str, Any] = {
+            "num_cpus": 1,
+            "max_restarts": -1,  # a dead worker process comes back (its models loaded again) ...
+            "max_task_retries": ATTEMPTS - 1,  # ... and screens the video it had again
+            "scheduling_strategy": "SPREAD",  # over the machines, not packed onto one
+        }
+        tool_variables = {
+            name: value
+            for name, value in os.environ.items()
+            if name.startswith("SCREEN_") and name != batch.CPU_SHARE_VARIABLE
+        }
+        if tool_variables:  # e.g. SCREEN_WEIGHTS_DIR: the models are looked for as here
+            options["runtime_env"] = {"env_vars": tool_variables}
+        remote = ray.remote(_Worker).options(**options)
         cwd = os.getcwd()
         actors = [remote.remote(factory, threads, cwd) for _ in range(workers)]
         starting = {actor.problem.remote(): actor for actor in actors}
