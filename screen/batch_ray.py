@@ -244,7 +244,8 @@ class RayEngine:
         try:
             return self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
-            return f"could not start: {type(error).__name__}"
+            first = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+            return f"a worker could not start: {type(error).__name__}: {first}"
 
     def close(self) -> None:
         if self._started:
