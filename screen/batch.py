@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .cores import CPU_SHARE_VARIABLE, available_cores
 from .modelfiles.files import file_sha256
@@ -169,12 +169,18 @@ class _KeptWarnings(logging.Handler):
 # Each worker process builds its screening function once (models loaded once per worker).
 _worker_screen: VideoScreener | None = None
 _worker_warnings: _KeptWarnings | None = None
+_worker_problem: str | None = None  #: why this worker cannot screen (e.g. a refused model file)
 
 
 def _init_worker(
     factory: Callable[[], VideoScreener], threads: int, keep_warnings: bool = True
 ) -> None:
-    global _worker_screen, _worker_warnings
+    """Build this worker's screening function.  A worker whose models cannot be loaded
+    (missing or refused here) keeps the one-line reason: each video it is given fails
+    with it, and the batch goes on."""
+    global _worker_screen, _worker_warnings, _worker_problem
+    from .errors import ScreenError
+
     if keep_warnings:
         _worker_warnings = _KeptWarnings()
         package = logging.getLogger("screen")
@@ -185,13 +191,18 @@ def _init_worker(
     import torch
 
     torch.set_num_threads(threads)
-    _worker_screen = factory()
+    try:
+        _worker_screen, _worker_problem = factory(), None
+    except ScreenError as error:
+        _worker_screen, _worker_problem = None, str(error)
 
 
 def _run_one(job: tuple[Path, str]) -> Outcome:
     from .errors import ScreenError
 
     video, relative = job
+    if _worker_problem is not None:
+        return Outcome(relative, None, _worker_problem, 0.0)
     started = time.perf_counter()
     try:
         result, strip, attention = _worker_screen(video)
@@ -231,6 +242,45 @@ def run_jobs(
         pool.join()
 
 
+class Engine(Protocol):
+    """Where the batch's videos are screened; the batch core stays the same.
+
+    `run` yields one Outcome per job, in the order they finish; only the caller
+    records them (the state file has one writer).
+    """
+
+    name: str  #: as the report shows it
+
+    def cores(self) -> int:
+        """CPU cores it can use: the default number of workers."""
+        ...
+
+    def run(
+        self, jobs: list[tuple[Path, str]], factory: Callable[[], VideoScreener], workers: int
+    ) -> Iterator[Outcome]: ...
+
+    def close(self) -> None:
+        """Let go of what it started."""
+        ...
+
+
+class LocalEngine:
+    """This machine's processes (`run_jobs`): the default engine."""
+
+    name = "local processes"
+
+    def cores(self) -> int:
+        return available_cores()
+
+    def run(
+        self, jobs: list[tuple[Path, str]], factory: Callable[[], VideoScreener], workers: int
+    ) -> Iterator[Outcome]:
+        return run_jobs(jobs, factory, workers)
+
+    def close(self) -> None:
+        pass
+
+
 def csv_row(row: VideoRow) -> dict[str, str]:
     """One CSV row; the result's columns are empty for a file with no result."""
     cells = dict.fromkeys(CSV_COLUMNS, "")
@@ -262,12 +312,23 @@ def write_csv(path: Path, rows: Iterable[VideoRow]) -> Path:
     return path
 
 
-def make_video_screener(settings: Settings) -> VideoScreener:
-    """Build (once per worker) the function that screens one video for the batch."""
+def make_video_screener(settings: Settings, model_sha256: str | None = None) -> VideoScreener:
+    """Build (once per worker) the function that screens one video for the batch.
+
+    `model_sha256`: the classifier the batch reports (the driver's): a worker that
+    finds another file under the same name (another machine's copy) refuses to start.
+    """
+    from .errors import ScreenError
     from .outputs.report import attention_map_png, silhouette_strip_png
     from .pipeline import Screener
 
     screener = Screener(settings)
+    found = ModelInfo.of(screener.classifier)
+    if model_sha256 is not None and found.sha256 != model_sha256:
+        raise ScreenError(
+            f"classifier {found.name} here has sha256 {found.sha256[:12]}, the batch's "
+            f"{model_sha256[:12]}: give every machine the same model file"
+        )
 
     def screen_one(video: Path) -> tuple[ScreeningResult, str, str]:
         screening = screener.screen(video)
@@ -333,11 +394,13 @@ def run_batch(
     settings: Settings,
     workers: int | None,
     on_progress: ProgressCallback | None = None,
+    engine: Engine | None = None,
 ) -> str:
     """Screen every video under `folder` into `out`; returns a one-line summary.
 
     `on_progress("screening", done, total)` after each finished video, counting those
-    finished by an earlier run: the caller draws it (the CLI a bar).
+    finished by an earlier run: the caller draws it (the CLI a bar).  `engine`: where
+    the videos are screened (default: this machine's processes).
     """
     from .errors import FileProblem, ScreenError
 
@@ -347,7 +410,7 @@ def run_batch(
     if not videos:
         raise ScreenError(f"{folder}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
     named = [(video, video.relative_to(folder).as_posix()) for video in videos]
-    return screen_videos(named, out, settings, workers, on_progress).summary()
+    return screen_videos(named, out, settings, workers, on_progress, engine=engine).summary()
 
 
 def screen_videos(
@@ -357,6 +420,7 @@ def screen_videos(
     workers: int | None,
     on_progress: ProgressCallback | None = None,
     one_model: bool = False,
+    engine: Engine | None = None,
 ) -> BatchRun:
     """The batch core: screen each (video file, name) into `out`, resumably, in parallel.
 
@@ -367,6 +431,8 @@ def screen_videos(
     after each finished video, counting those finished by an earlier run.
     `one_model`: refuse, before screening, an OUT whose kept results came from
     another classifier (an evaluation must not mix two models' verdicts).
+    `engine`: where the videos are screened (default: `LocalEngine`, this machine's
+    processes); it is closed before this returns.
     """
     import functools
 
@@ -380,22 +446,24 @@ def screen_videos(
         repeated = sorted(n for n, k in Counter(name for _, name in videos).items() if k > 1)
         raise ScreenError(f"videos named twice: {', '.join(repeated[:5])}")
     out = out.resolve()
+    engine = engine or LocalEngine()
     # The classifier is loaded here once to fail early and to describe it in the report.
     classifier = classifier_from_settings(settings)
+    model = ModelInfo.of(classifier)
     state = BatchState(out)
     try:
         hashes = {name: file_sha256(path) for name, path in relative.items()}
         pending = state.register(hashes)
         if one_model:
-            _refuse_other_models(state, relative, ModelInfo.of(classifier), out)
-        workers = max(1, min(workers or available_cores(), len(pending) or 1))
+            _refuse_other_models(state, relative, model, out)
+        workers = max(1, min(workers or engine.cores(), len(pending))) if pending else 1
         jobs = [(relative[name], name) for name in pending]
-        factory = functools.partial(make_video_screener, settings)
+        factory = functools.partial(make_video_screener, settings, model.sha256)
         report = on_progress or (lambda task, done, total: None)
         done = len(relative) - len(jobs)
         report("screening", done, len(relative))
         shown: set[str] = set()
-        for outcome in run_jobs(jobs, factory, workers):
+        for outcome in engine.run(jobs, factory, workers) if jobs else ():
             for message in outcome.warnings:
                 if message not in shown:  # once per run, not once per worker
                     shown.add(message)
@@ -413,7 +481,6 @@ def screen_videos(
             report("screening", done, len(relative))
         rows = state.rows(relative)
         write_csv(out / CSV_FILE, rows)
-        model = ModelInfo.of(classifier)
         spec_card = None
         try:
             spec_card = get_spec(model.name).card_text()
@@ -425,7 +492,9 @@ def screen_videos(
             for name, value in values.items()
         }
         pipeline["batch workers"] = workers
+        pipeline["batch engine"] = engine.name
         write_report(out / REPORT_FILE, rows, model, pipeline, spec_card)
     finally:
         state.close()
+        engine.close()
     return BatchRun(out, rows, len(jobs), workers, model)

@@ -82,21 +82,37 @@ def batch(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder: results.csv, report.html, state."),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Parallel processes, at least 1 [default: the cores]."
+        None, "--workers", min=1, help="Parallel workers, at least 1 [default: the CPU cores]."
+    ),
+    engine: str = typer.Option(
+        "local", "--engine", help="local: this machine's processes; ray: a Ray cluster."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="With --engine ray: the cluster's head (`ray start --head`)."
     ),
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
     settings: Settings = DEFAULTS,
 ) -> None:
     """Screen every video under FOLDER; resumable (rerun the same command after a stop)."""
-    from ..batch import run_batch
-    from ..errors import FileProblem
+    from ..batch import LocalEngine, run_batch
+    from ..errors import FileProblem, UsageProblem
 
     opt.set_verbosity(quiet, verbose)
+    if engine not in ("local", "ray"):
+        raise UsageProblem(f"--engine must be local or ray, not {engine!r}")
+    if address is not None and engine != "ray":
+        raise UsageProblem("--address names a Ray cluster: add --engine ray")
     if out.exists() and not out.is_dir():
         raise FileProblem(out, "exists and is not a folder; --out names the output folder")
+    if engine == "ray":
+        from ..batch_ray import RayEngine
+
+        chosen = RayEngine(address)
+    else:
+        chosen = LocalEngine()
     with progress_bars(quiet) as on_progress:
-        summary = run_batch(folder, out, settings, workers, on_progress)
+        summary = run_batch(folder, out, settings, workers, on_progress, chosen)
     if not quiet:
         console.print(summary)
 
