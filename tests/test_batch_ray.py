@@ -216,9 +216,12 @@ def kill_the_driver_and_resume(command: list[str], out: Path, after_kill=lambda:
     finished = 0
     while time.time() < deadline and driver.poll() is None and finished < 2:
         if state.exists():
-            with sqlite3.connect(state) as db:
-                query = "SELECT COUNT(*) FROM videos WHERE status != 'pending'"
-                finished = db.execute(query).fetchone()[0]
+            try:
+                with sqlite3.connect(state) as db:
+                    query = "SELECT COUNT(*) FROM videos WHERE status != 'pending'"
+                    finished = db.execute(query).fetchone()[0]
+            except sqlite3.OperationalError:  # the driver is creating it: look again
+                pass
         time.sleep(0.1)
     assert driver.poll() is None, "the batch ended before it could be killed"
     os.kill(driver.pid, signal.SIGKILL)
