@@ -89,14 +89,14 @@ def random_models() -> dict[str, Path]:
     folder = CACHE / "models"
     models = {
         "yolo": folder / "yolo" / "yolo11n-random-unbiased.pt",
-        "humanseg": folder / "humanseg-mobile",
+        "humanseg": folder / "humanseg-mobile-192",  # a fixed input: paddle2onnx converts it
         "sconet": folder / "sconet-random.safetensors",
     }
     if not models["yolo"].is_file():
         unbiased_yolo(Folders(folder).mktemp("yolo"))
     if not (models["humanseg"] / "deploy.yaml").is_file():
         shutil.rmtree(models["humanseg"], ignore_errors=True)
-        humanseg_model(Folders(folder), "mobile")
+        humanseg_model(Folders(folder), "mobile", 192)
     if not models["sconet"].is_file():
         classifier = random_classifier(seed=0)
         save_checkpoint(models["sconet"], classifier.model, classifier.metadata)
@@ -161,7 +161,7 @@ def make_screener(path: str, variant: str, models: dict):
     from screen.frontend.backends import StageChoice
     from screen.frontend.detect import YoloDetector
     from screen.frontend.extract import Frontend
-    from screen.frontend.segment import PaddleHumanSegmenter
+    from screen.frontend.segment import HumanSegmenter
     from screen.pipeline import Screener, cpu_budget
     from screen.settings import Settings
 
@@ -191,7 +191,7 @@ def make_screener(path: str, variant: str, models: dict):
         else:
             detector = (yolo, StageChoice("yolo11n", {"path": models["yolo"]["path"]}))
     if not weight_free and not crop_robust:
-        humanseg = PaddleHumanSegmenter(models["humanseg"]["path"], threads=threads)
+        humanseg = HumanSegmenter(models["humanseg"]["path"], threads=threads)
         segmenter = (humanseg, StageChoice("pp-humanseg-v2-mobile",
                                            {"weights": models["humanseg"]["weights"]}))  # fmt: skip
     frontend = Frontend(settings, cpu_budget(settings), detector, segmenter)
