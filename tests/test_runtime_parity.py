@@ -35,7 +35,8 @@ from screen.settings import DetectorSettings, Settings, SettingsError
 ROOT = Path(__file__).resolve().parents[1]
 V1_LITE = ROOT / "weights" / "human_pp_humansegv1_lite_192x192_inference_model_with_softmax"
 EXAMPLE = ROOT / "examples" / "phantom_positive.mp4"
-PHOTOS = ("ultralytics_bus.jpg", "ultralytics_zidane.jpg", "darknet_person.jpg", "opencv_messi5.jpg")
+PHOTOS = ("ultralytics_bus.jpg", "ultralytics_zidane.jpg", "darknet_person.jpg",
+          "opencv_messi5.jpg")  # fmt: skip
 RUNTIMES = [r for r in ("onnxruntime", "openvino") if installed(r)]
 pytestmark = pytest.mark.skipif(not RUNTIMES, reason="neither onnxruntime nor openvino installed")
 
@@ -209,3 +210,26 @@ def test_the_runtime_setting_is_checked():
     assert Settings.of(runtime="native").runtime.engine == "native"
     with pytest.raises(SettingsError, match="runtime must be one of"):
         Settings.of(runtime="tensorrt")
+
+
+@pytest.mark.slow  # paddle2onnx takes ~30 s to give up
+def test_paddle2onnx_aborting_on_a_dynamic_v2_model_falls_back_to_paddle(tmp_path_factory):
+    from random_models import humanseg_model
+
+    dynamic = humanseg_model(tmp_path_factory, "mobile")  # any input size: adaptive pooling
+    segmenter = HumanSegmenter(dynamic, runtime="onnxruntime")
+    assert segmenter.runtime == "native"
+    assert "Adaptive only support static input shape" in segmenter.runtime_note
+    fixed = humanseg_model(tmp_path_factory, "mobile", 192)  # PaddleSeg's --input_shape export
+    assert HumanSegmenter(fixed, runtime="onnxruntime").runtime == "onnxruntime"
+
+
+@pytest.mark.slow  # a fresh interpreter: ~10 s
+def test_a_screening_on_onnx_runtime_never_loads_paddle(tmp_path):
+    code = (
+        "import sys, json; from screen.pipeline import Screener; from screen.settings import "
+        f"Settings; Screener(Settings.of(rotate=0, fps=7.5)).screen({str(EXAMPLE)!r}); "
+        "print(json.dumps([m for m in ('paddle', 'onnxruntime') if m in sys.modules]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == ["onnxruntime"]

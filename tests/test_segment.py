@@ -82,7 +82,7 @@ def test_random_weight_pp_humanseg_v2_runs_with_one_predictor(
         inference, "create_predictor", lambda config: created.append(1) or real(config)
     )
     segmenter = HumanSegmenter(model, threads=1)
-    assert segmenter.network.mkldnn is False  # a paddle-3 export (model.json) cannot run under oneDNN
+    assert segmenter.network.mkldnn is False  # a paddle-3 export (model.json): no oneDNN
     for x in (80, 160, 240):
         frame, _, box = figure_frame(x, 200, 120)
         crop = segmenter.segment(frame, box)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..cores import core_share
 from ..errors import ScreenError
 from ..settings import AUTO, NATIVE, ONNXRUNTIME, OPENVINO
 from .convert import ConversionFailed
@@ -95,7 +96,11 @@ class OnnxRuntimeNetwork:
 
 
 class OpenVinoNetwork:
-    """An ONNX file compiled by OpenVINO (CPU); each copy has its own infer request."""
+    """An ONNX file compiled by OpenVINO (CPU); each copy has its own infer request.
+
+    One stream per core the process may use, each of `threads` threads: copies
+    in several threads run at once (one stream would take their requests in turn).
+    """
 
     runtime = OPENVINO
     holds_gil = False
@@ -104,7 +109,8 @@ class OpenVinoNetwork:
         import openvino
 
         self.path, self.threads = Path(path), threads
-        config = {"INFERENCE_NUM_THREADS": max(1, threads), "PERFORMANCE_HINT": "LATENCY"}
+        streams = core_share()
+        config = {"NUM_STREAMS": streams, "INFERENCE_NUM_THREADS": streams * max(1, threads)}
         self._compiled = openvino.Core().compile_model(str(path), "CPU", config)
         self._request = self._compiled.create_infer_request()
 
