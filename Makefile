@@ -8,7 +8,7 @@ export YOLO_CONFIG_DIR := $(CURDIR)/.cache/ultralytics
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
 .PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare \
-	demo-recalibrate bench \
+	demo-recalibrate bench bench-full \
 	phantom-videos evaluate-videos
 
 setup: $(STAMP)
@@ -126,10 +126,14 @@ evaluate-videos: phantom-videos
 	$(VENV)/bin/screen demo-card --videos $(VIDEOSET_EVAL)/evaluation.json \
 		--videoset $(VIDEOSET_DIR)/videoset.json --card $(DEMO_CARD)
 
-# Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, rendered once
-# into .cache/bench/): prints a table, writes bench.json.  Several minutes; run on an idle machine.
+# Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, made once
+# into .cache/bench/): prints a table, writes bench.json.  About 5 minutes on 2 idle cores;
+# `bench-full` adds the straightforward reference runs and the in-process batch (~15 minutes).
 bench: setup
 	$(PY) tests/bench_pipeline.py
+
+bench-full: setup
+	$(PY) tests/bench_pipeline.py --full
 
 # The README's pictures of the batch report (headless Chromium) and of `--explain`, from real
 # runs on the examples: examples/report.png, report_student.png, attention_positive*.png.

@@ -22,6 +22,7 @@ from .cores import core_share
 from .frontend.extract import Frontend, FrontendResult
 from .frontend.passes import Silhouette
 from .frontend.video import VideoInfo
+from .memory import return_large_buffers
 from .model.classify import Classifier, load_classifier
 from .model.operating_point import rule_description
 from .outputs.result import (
@@ -141,6 +142,7 @@ class Screener:
         frontend: Frontend | None = None,
     ) -> None:
         self.settings = settings
+        return_large_buffers()  # memory flat from one video to the next (see memory.py)
         budget = cpu_budget(settings)
         self.classifier = classifier or classifier_from_settings(settings)
         if self.classifier.threads is None:

@@ -28,6 +28,10 @@ CLIP_STRIDE = 15  #: frames between the starts of consecutive clips (half a clip
 #: them; the verdict's default) or 30 in a row (the first protocol; see model/classify.py).
 CLIP_SAMPLINGS = ("spread", "consecutive")
 AUTO = "auto"
+#: Where the detector and segmenter networks run (see runtime/): converted to ONNX and run by
+#: ONNX Runtime or OpenVINO, or by their own frameworks (PyTorch, Paddle: the reference).
+ONNXRUNTIME, OPENVINO, NATIVE = "onnxruntime", "openvino", "native"
+RUNTIMES = (AUTO, ONNXRUNTIME, OPENVINO, NATIVE)
 
 
 def _parse_batch(text: Any) -> tuple[int, int]:
@@ -195,7 +199,15 @@ class VerdictSettings(Section):
 
 @dataclass(frozen=True)
 class RuntimeSettings(Section):
-    """How the work is spread over the CPU."""
+    """Where the networks run and how the work is spread over the CPU."""
+
+    engine: str = setting(
+        AUTO,
+        "Runtime of the detector and segmenter networks: auto (ONNX Runtime, else OpenVINO, "
+        "else native) | onnxruntime | openvino | native (PyTorch / Paddle, the reference). "
+        "A network that cannot be converted runs natively, with a warning.",
+        key="runtime", choices=RUNTIMES,
+    )  # fmt: skip
 
     threads: int = setting(0, "CPU threads per network; 0 = automatic (1 per stage copy).", low=0)
     workers: int = setting(

@@ -27,7 +27,7 @@ from screen.frontend.frames import box_iou
 from screen.frontend.participant import select_participant
 from screen.frontend.passes import track_people
 from screen.frontend.segdetect import SegmenterDetector
-from screen.frontend.segment import PaddleHumanSegmenter
+from screen.frontend.segment import HumanSegmenter
 from screen.frontend.track import ByteTracker
 from screen.frontend.video import FrameSource
 from screen.phantom import render_video, sample_walker
@@ -61,7 +61,7 @@ def candidates(video: Path) -> dict:
     source = FrameSource(video)
     return {
         "median": lambda: BackgroundDetector(estimate_scene(source.sample(15))),
-        "humanseg": lambda: SegmenterDetector(PaddleHumanSegmenter(HUMANSEG)),
+        "humanseg": lambda: SegmenterDetector(HumanSegmenter(HUMANSEG)),
     }
 
 

@@ -28,7 +28,7 @@ from synthetic_video import mask_iou  # noqa: E402
 from screen.frontend.background import estimate_scene  # noqa: E402
 from screen.frontend.detect import BackgroundDetector, YoloDetector  # noqa: E402
 from screen.frontend.extract import extract_silhouettes
-from screen.frontend.segment import BackgroundSegmenter, PaddleHumanSegmenter  # noqa: E402
+from screen.frontend.segment import BackgroundSegmenter, HumanSegmenter  # noqa: E402
 from screen.frontend.track import ByteTracker  # noqa: E402
 from screen.frontend.video import FrameSource  # noqa: E402
 from screen.phantom import render_video, sample_walker  # noqa: E402
@@ -107,9 +107,7 @@ def timings(folder: Path, threads: int, count: int) -> list[tuple[str, str, floa
     pairs = [(f, np.array(boxes[f.index], np.float32)) for f in frames]
     for variant in ("mobile", "lite"):
         for paddle_threads in sorted({1, threads}):
-            segmenter = PaddleHumanSegmenter(
-                humanseg_model(factory, variant), threads=paddle_threads
-            )
+            segmenter = HumanSegmenter(humanseg_model(factory, variant), threads=paddle_threads)
             ms = per_frame_ms(lambda pair, s=segmenter: s.segment(*pair), pairs)
             name = f"segment: PP-HumanSegV2-{variant.title()}, {paddle_threads} thread(s)"
             rows.append((name, "one crop, 192x192", ms))

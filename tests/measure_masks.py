@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from screen.frontend.backends import StageChoice  # noqa: E402
 from screen.frontend.extract import Frontend  # noqa: E402
-from screen.frontend.segment import PaddleHumanSegmenter  # noqa: E402
+from screen.frontend.segment import HumanSegmenter  # noqa: E402
 from screen.phantom import WalkerParams, render_video, sample_walker  # noqa: E402
 from screen.phantom.camera import make_stage  # noqa: E402
 from screen.phantom.motion import walk_route  # noqa: E402
@@ -132,7 +132,7 @@ def frontends(threads: int = 1) -> dict[str, Frontend]:
     """The offline front ends to compare: background detector with each segmenter."""
     chosen = {"background": Frontend(Settings.of(detector="background", segmenter="background"))}
     if (V1_LITE / "deploy.yaml").is_file():
-        lite = PaddleHumanSegmenter(V1_LITE, threads=threads)
+        lite = HumanSegmenter(V1_LITE, threads=threads)
         chosen["pp-humanseg-v1-lite"] = Frontend(
             Settings.of(detector="background"),
             segmenter=(lite, StageChoice("pp-humanseg-v2-lite", {"path": str(V1_LITE)})),

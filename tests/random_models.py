@@ -69,7 +69,9 @@ def yolo_weights(factory: pytest.TempPathFactory) -> Path:
     return _once("yolo", factory, build)
 
 
-def _export(net, folder: Path) -> Path:
+def _export(net, folder: Path, size: int | None = None) -> Path:
+    """The network saved as an inference model; `size`: a fixed input (PaddleSeg's
+    `export.py --input_shape 1 3 192 192`), else any height and width."""
     import paddle
 
     class WithSoftmax(paddle.nn.Layer):
@@ -84,13 +86,16 @@ def _export(net, folder: Path) -> Path:
 
     wrapped = WithSoftmax(net)
     wrapped.eval()
-    spec = [paddle.static.InputSpec(shape=[None, 3, None, None], dtype="float32")]
+    spec = [paddle.static.InputSpec(shape=[None, 3, size, size], dtype="float32")]
     paddle.jit.save(paddle.jit.to_static(wrapped, input_spec=spec), str(folder / "model"))
     (folder / "deploy.yaml").write_text(yaml.safe_dump(DEPLOY_192))
     return folder
 
 
-def humanseg_model(factory: pytest.TempPathFactory, variant: str) -> Path:
+def humanseg_model(factory: pytest.TempPathFactory, variant: str, size: int | None = None) -> Path:
+    """`size`: exported with a fixed input size (paddle2onnx can convert only that for V2:
+    its adaptive pooling needs a static shape), else a dynamic one."""
+
     def build(folder: Path) -> Path:
         import paddle
         from paddleseg.models import MobileSeg, PPLiteSeg
@@ -117,9 +122,9 @@ def humanseg_model(factory: pytest.TempPathFactory, variant: str) -> Path:
                 seg_head_inter_chs=[16, 32, 32, 32],
                 use_last_fuse=True,
             )
-        return _export(net, folder)
+        return _export(net, folder, size)
 
-    return _once(f"humanseg-{variant}", factory, build)
+    return _once(f"humanseg-{variant}" + (f"-{size}" if size else ""), factory, build)
 
 
 def oracle_model(factory: pytest.TempPathFactory) -> Path:

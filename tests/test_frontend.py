@@ -113,7 +113,7 @@ def test_the_whole_frame_detector_shares_the_segmenters_predictor(no_weights_any
     )
     assert choice.backend == "humanseg" and choice.model["name"] == "pp-humanseg-v1-lite"
     segmenter, _ = build_segmenter(Settings.of(mask_threshold=0.7).segmenter, 1, None, loaded)
-    assert detector.segmenter._predictor is segmenter._predictor  # loaded once
+    assert detector.segmenter.network is segmenter.network  # loaded once
     assert (detector.segmenter.threshold, segmenter.threshold) == (0.5, 0.7)
 
 
@@ -138,7 +138,7 @@ def test_paddle_that_cannot_run_falls_back_with_the_reason(
     def broken(*args, **kwargs):
         raise RuntimeError("no usable CPU kernels")
 
-    monkeypatch.setattr("screen.frontend.backends.PaddleHumanSegmenter", broken)
+    monkeypatch.setattr("screen.frontend.backends.HumanSegmenter", broken)
     with caplog.at_level(logging.WARNING, logger="screen.frontend.backends"):
         result = extract_silhouettes(scene[0], Settings.of(detector=detector))
     assert result.segmenter.backend == result.detector.backend == "background"

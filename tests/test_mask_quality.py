@@ -13,7 +13,7 @@ from measure_masks import V1_LITE, render, score_video, summarise
 
 from screen.frontend.backends import StageChoice
 from screen.frontend.extract import Frontend
-from screen.frontend.segment import PaddleHumanSegmenter
+from screen.frontend.segment import HumanSegmenter
 from screen.settings import Settings
 
 MIN_IOU = 0.80
@@ -26,7 +26,7 @@ def lite_frontend() -> Frontend:
     if not (V1_LITE / "deploy.yaml").is_file():
         pytest.skip(f"PP-HumanSegV1-Lite not found at {V1_LITE}")
     pytest.importorskip("paddle", reason="paddle (Paddle Inference) is not installed")
-    segmenter = PaddleHumanSegmenter(V1_LITE, threads=1)
+    segmenter = HumanSegmenter(V1_LITE, threads=1)
     choice = StageChoice("pp-humanseg-v2-lite", {"path": str(V1_LITE)})
     return Frontend(Settings.of(detector="background"), segmenter=(segmenter, choice))
 

@@ -25,7 +25,7 @@ from screen.frontend.orientation import (
     OrientationDecision,
     PersonProbability,
     decide_rotation,
-    paddle_person_probability,
+    segmenter_person_probability,
     turn,
 )
 from screen.frontend.video import FrameSource
@@ -150,9 +150,9 @@ def v1_lite() -> Path:
 
 @pytest.fixture(scope="module")
 def person_probability(v1_lite) -> PersonProbability:
-    from screen.frontend.segment import PaddleHumanSegmenter
+    from screen.frontend.segment import HumanSegmenter
 
-    probability = paddle_person_probability(PaddleHumanSegmenter(v1_lite, threads=1))
+    probability = segmenter_person_probability(HumanSegmenter(v1_lite, threads=1))
     assert probability is not None
     return probability
 

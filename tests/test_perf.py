@@ -18,7 +18,7 @@ from screen.cores import CPU_SHARE_VARIABLE
 from screen.frontend.backends import StageChoice
 from screen.frontend.concurrency import ordered_map, prefetch
 from screen.frontend.extract import Frontend
-from screen.frontend.segment import PaddleHumanSegmenter
+from screen.frontend.segment import HumanSegmenter
 from screen.model.classes import LABELS
 from screen.model.classify import bf16_supported, make_clips
 from screen.phantom import render_video, sample_walker
@@ -61,7 +61,7 @@ def screener(humanseg, overlap: bool = True, made=None, **values) -> Screener:
     settings = Settings.of(
         detector="background", segmenter="pp-humanseg-v2-mobile", overlap=overlap, **values
     )
-    segmenter = PaddleHumanSegmenter(humanseg)
+    segmenter = HumanSegmenter(humanseg)
     if made is not None:
         segmenter = Counting(segmenter, made)
     frontend = Frontend(
@@ -197,8 +197,8 @@ def test_a_run_uses_every_core_even_when_torch_was_left_on_one_thread(monkeypatc
 def test_paddle_gets_one_predictor_with_all_threads_not_copies_that_take_turns(humanseg):
     # Paddle holds the GIL while it runs: two copies in two threads ran at 1.0x one.
     settings = Settings.of(segmenter="pp-humanseg-v2-mobile", threads=1)
-    segmenter = PaddleHumanSegmenter(humanseg, threads=1)
+    segmenter = HumanSegmenter(humanseg, threads=1)
     frontend = Frontend(settings, 2, segmenter=(segmenter, StageChoice("pp-humanseg-v2-mobile")))
     stages, _ = frontend._stage("segmenter", background=lambda: None)
     assert stages == [segmenter]
-    assert segmenter.threads == 2
+    assert segmenter.network.threads == 2

@@ -15,7 +15,7 @@ from screen.frontend.background import estimate_scene
 from screen.frontend.frames import Frame
 from screen.frontend.segment import (
     BackgroundSegmenter,
-    PaddleHumanSegmenter,
+    HumanSegmenter,
     expand_box,
     person_probability,
 )
@@ -47,7 +47,7 @@ def oracle(tmp_path_factory):
 )
 def test_humanseg_maps_the_crop_back_to_frame_pixels(oracle, x, feet, height):
     frame, truth, box = figure_frame(x, feet, height)
-    segmenter = PaddleHumanSegmenter(oracle, threads=1)
+    segmenter = HumanSegmenter(oracle, threads=1)
     crop = segmenter.segment(frame, box)
     assert (crop.x, crop.y, crop.x + crop.mask.shape[1], crop.y + crop.mask.shape[0]) == (
         expand_box(box, frame.size, 0.1)
@@ -59,10 +59,10 @@ def test_humanseg_maps_the_crop_back_to_frame_pixels(oracle, x, feet, height):
 def test_humanseg_threshold_is_configurable(oracle):
     # brightness 133 -> the oracle's person probability is about 0.7
     frame, truth, box = figure_frame(160, 200, 120, level=133)
-    loose = PaddleHumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.5), threads=1).segment(
+    loose = HumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.5), threads=1).segment(
         frame, box
     )
-    strict = PaddleHumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.9), threads=1).segment(
+    strict = HumanSegmenter(oracle, SegmenterSettings(mask_threshold=0.9), threads=1).segment(
         frame, box
     )
     assert mask_iou(loose.to_frame(frame.size), truth) >= 0.8
@@ -81,8 +81,8 @@ def test_random_weight_pp_humanseg_v2_runs_with_one_predictor(
     monkeypatch.setattr(
         inference, "create_predictor", lambda config: created.append(1) or real(config)
     )
-    segmenter = PaddleHumanSegmenter(model, threads=1)
-    assert segmenter.mkldnn is False  # a paddle-3 export (model.json) cannot run under oneDNN
+    segmenter = HumanSegmenter(model, threads=1)
+    assert segmenter.network.mkldnn is False  # a paddle-3 export (model.json): no oneDNN
     for x in (80, 160, 240):
         frame, _, box = figure_frame(x, 200, 120)
         crop = segmenter.segment(frame, box)
@@ -95,10 +95,10 @@ def test_random_weight_pp_humanseg_v2_runs_with_one_predictor(
 def test_onednn_failure_falls_back_to_plain_cpu_kernels(tmp_path_factory, caplog):
     model = humanseg_model(tmp_path_factory, "lite")
     frame, _, box = figure_frame(160, 200, 120)
-    plain = PaddleHumanSegmenter(model, threads=1, mkldnn=False).segment(frame, box)
+    plain = HumanSegmenter(model, threads=1, mkldnn=False).segment(frame, box)
     with caplog.at_level(logging.WARNING, logger="screen.frontend.segment"):
-        segmenter = PaddleHumanSegmenter(model, threads=1, mkldnn=True)
-    assert segmenter.mkldnn is False
+        segmenter = HumanSegmenter(model, threads=1, mkldnn=True)
+    assert segmenter.network.mkldnn is False
     assert "oneDNN cannot run" in caplog.text
     assert np.array_equal(segmenter.segment(frame, box).mask, plain.mask)
 
@@ -132,7 +132,7 @@ def test_a_broken_model_folder_is_a_file_problem(oracle, tmp_path, damage, messa
         (folder / file.name).write_bytes(file.read_bytes())
     damage(folder)
     with pytest.raises(FileProblem, match=message):
-        PaddleHumanSegmenter(folder)
+        HumanSegmenter(folder)
 
 
 @pytest.mark.parametrize(

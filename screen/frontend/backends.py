@@ -25,11 +25,14 @@ from pathlib import Path
 from ..errors import ScreenError, WeightsMissing
 from ..modelfiles.files import resolve_file
 from ..modelfiles.specs import ModelSpec, get_spec
+from ..runtime.convert import YOLO, convert
+from ..runtime.engines import open_network
 from ..settings import AUTO, DetectorSettings, SegmenterSettings
 from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
 from .segdetect import SegmenterDetector
-from .segment import BackgroundSegmenter, PaddleHumanSegmenter, Segmenter
+from .segment import BackgroundSegmenter, HumanSegmenter, Segmenter
+from .yolo import ExportedYoloDetector
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +58,66 @@ class StageChoice:
 
 
 Background = Callable[[], Scene]  # estimates (once) the empty scene on demand
-#: PP-HumanSeg predictors already loaded, by model folder: the whole-frame detector and the
+#: PP-HumanSeg networks already loaded, by model folder: the whole-frame detector and the
 #: segmenter of one `Frontend` share one (its passes run one after the other).
-Loaded = dict[Path, PaddleHumanSegmenter]
+Loaded = dict[Path, HumanSegmenter]
 Stage = tuple[object, StageChoice]
 
 
+def yolo_detector(
+    path: Path, settings: DetectorSettings, threads: int, runtime: str, person_class: int = 0
+) -> Detector:
+    """YOLO on `runtime`: exported to ONNX (once) and run there, else through PyTorch."""
+    exported = lambda: convert(path, YOLO)  # noqa: E731
+    network, why = open_network(runtime, exported, threads, str(path))
+    if network is not None:
+        return ExportedYoloDetector(network, path, settings, person_class)
+    detector = YoloDetector(path, settings, person_class=person_class, threads=threads)
+    detector.runtime_note = why
+    return detector
+
+
 def _yolo(
-    spec: ModelSpec, path: Path, settings: DetectorSettings, threads: int, _: Loaded
+    spec: ModelSpec, path: Path, settings: DetectorSettings, threads: int, runtime: str, _: Loaded
 ) -> Detector:
     person_class = int(spec.options.get("person_class", 0))
-    return YoloDetector(path, settings, person_class=person_class, threads=threads)
+    return yolo_detector(path, settings, threads, runtime, person_class)
 
 
 def _humanseg(
-    spec: ModelSpec, path: Path, settings: SegmenterSettings, threads: int, loaded: Loaded
+    spec: ModelSpec,
+    path: Path,
+    settings: SegmenterSettings,
+    threads: int,
+    runtime: str,
+    loaded: Loaded,
 ) -> Segmenter:
     if path in loaded:
         return loaded[path].with_settings(settings)
     person_channel = int(spec.options.get("person_channel", 1))
-    segmenter = PaddleHumanSegmenter(path, settings, person_channel=person_channel, threads=threads)
+    segmenter = HumanSegmenter(
+        path, settings, person_channel=person_channel, threads=threads, runtime=runtime
+    )
     loaded[path] = segmenter
     return segmenter
 
 
+def runtime_facts(stage: object) -> dict:
+    """Which runtime runs a network stage, and why it is not the one asked for, if so."""
+    runtime = getattr(stage, "runtime", None)
+    if runtime is None:
+        return {}
+    note = getattr(stage, "runtime_note", None)
+    return {"runtime": runtime, **({"runtime_fallback": note} if note else {})}
+
+
+Builder = Callable[[ModelSpec, Path, object, int, str, Loaded], object]
 #: backend name -> how to build it from its model spec and resolved file
-DETECTORS: dict[str, Callable[[ModelSpec, Path, DetectorSettings, int, Loaded], Detector]] = {
+DETECTORS: dict[str, Builder] = {
     "yolo11n": _yolo,
     "yolov8n": _yolo,
 }
-SEGMENTERS: dict[str, Callable[[ModelSpec, Path, SegmenterSettings, int, Loaded], Segmenter]] = {
+SEGMENTERS: dict[str, Builder] = {
     "pp-humanseg-v2-mobile": _humanseg,
     "pp-humanseg-v2-lite": _humanseg,
     "pp-humanseg-v1-lite": _humanseg,
@@ -96,16 +129,17 @@ def _model(
     registry: dict,
     settings: DetectorSettings | SegmenterSettings,
     threads: int,
+    runtime: str,
     loaded: Loaded,
 ) -> Stage:
     """The stage of one registered model, its file resolved (WeightsMissing if not found)."""
     spec = get_spec(name)
     resolved = resolve_file(spec, settings.weights)
-    stage = registry[name](spec, resolved.path, settings, threads, loaded)
-    return stage, StageChoice(name, resolved.describe())
+    stage = registry[name](spec, resolved.path, settings, threads, runtime, loaded)
+    return stage, StageChoice(name, {**resolved.describe(), **runtime_facts(stage)})
 
 
-def _whole_frame(settings: DetectorSettings, threads: int, loaded: Loaded) -> Stage:
+def _whole_frame(settings: DetectorSettings, threads: int, runtime: str, loaded: Loaded) -> Stage:
     """The whole-frame detector on the first PP-HumanSeg of the segmenter's `auto` list found."""
     if settings.weights is not None:
         raise ScreenError(
@@ -115,7 +149,9 @@ def _whole_frame(settings: DetectorSettings, threads: int, loaded: Loaded) -> St
     first_missing: WeightsMissing | None = None
     for name in AUTO_SEGMENTERS:
         try:
-            segmenter, choice = _model(name, SEGMENTERS, SegmenterSettings(), threads, loaded)
+            segmenter, choice = _model(
+                name, SEGMENTERS, SegmenterSettings(), threads, runtime, loaded
+            )
         except WeightsMissing as missing:
             first_missing = first_missing or missing
             continue
@@ -177,22 +213,23 @@ def build_detector(
     background: Background,
     loaded: Loaded | None = None,
     moving_camera: bool = False,
+    runtime: str = AUTO,
 ) -> tuple[Detector, StageChoice]:
     """The detector `settings.model` names: 'auto', a YOLO model, 'humanseg' or 'background'.
 
     Auto: YOLO11n if its weights are found; else background subtraction for a camera
     believed fixed (`fixed_camera` in the choice), or with `moving_camera` the
     whole-frame PP-HumanSeg detector, falling back to background subtraction (flagged)
-    if none can run.  An explicit weights file means YOLO11n.  `loaded`: predictors to
-    share with the segmenter.
+    if none can run.  An explicit weights file means YOLO11n.  `loaded`: networks to
+    share with the segmenter; `runtime`: where the network runs (settings.RUNTIMES).
     """
     loaded = {} if loaded is None else loaded
     _known("detector", settings.model, [*DETECTORS, WHOLE_FRAME])
 
     def named(name: str) -> Stage:
         if name == WHOLE_FRAME:
-            return _whole_frame(settings, threads, loaded)
-        return _model(name, DETECTORS, settings, threads, loaded)
+            return _whole_frame(settings, threads, runtime, loaded)
+        return _model(name, DETECTORS, settings, threads, runtime, loaded)
 
     weight_free = lambda: BackgroundDetector(background())  # noqa: E731
     explicit = settings.weights is not None
@@ -209,12 +246,16 @@ def build_detector(
 
 
 def build_segmenter(
-    settings: SegmenterSettings, threads: int, background: Background, loaded: Loaded | None = None
+    settings: SegmenterSettings,
+    threads: int,
+    background: Background,
+    loaded: Loaded | None = None,
+    runtime: str = AUTO,
 ) -> tuple[Segmenter, StageChoice]:
     """The segmenter `settings.model` names ('auto', a model name, or 'background')."""
     loaded = {} if loaded is None else loaded
     _known("segmenter", settings.model, list(SEGMENTERS))
-    named = lambda name: _model(name, SEGMENTERS, settings, threads, loaded)  # noqa: E731
+    named = lambda name: _model(name, SEGMENTERS, settings, threads, runtime, loaded)  # noqa: E731
     weight_free = lambda: BackgroundSegmenter(background())  # noqa: E731
     explicit = settings.weights is not None
     return _build("segmenter", settings.model, named, AUTO_SEGMENTERS, weight_free, explicit)  # type: ignore[return-value]

@@ -1,6 +1,7 @@
 """Person detectors: one frame in, person boxes out.
 
-`YoloDetector` runs an Ultralytics YOLO model and keeps the person class only.
+`YoloDetector` runs an Ultralytics YOLO model through PyTorch and keeps the person
+class only (the reference; `yolo.py` runs it exported to ONNX).
 `BackgroundDetector` needs no weights: it finds person-shaped foreground blobs
 in video from a fixed camera.
 """
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import WeightsMissing
-from ..settings import DetectorSettings
+from ..settings import NATIVE, DetectorSettings
 from .background import ForegroundModel, Scene, kernel
 from .frames import Detections, Frame
 
@@ -52,6 +53,9 @@ class YoloDetector:
         self.person_class = person_class
         self.threads = threads
         self._model = YOLO(str(weights), task="detect")
+        self.runtime_note: str | None = None  #: why it runs here, not on the runtime asked for
+
+    runtime = NATIVE  #: PyTorch, through ultralytics
 
     def clone(self) -> YoloDetector:
         """Another instance of the same model: one per thread (predictors are not shared)."""

@@ -34,7 +34,7 @@ from .orientation import (
     OrientationDecision,
     decide_rotation,
     log_decision,
-    paddle_person_probability,
+    segmenter_person_probability,
 )
 from .participant import ParticipantChoice, select_participant
 from .passes import Silhouette, segment_participant, track_people
@@ -163,7 +163,7 @@ class Frontend:
         self.threads = self.settings.runtime.threads or 1
         self._given = {"detector": detector, "segmenter": segmenter}
         self._kept: dict[str, tuple[list, StageChoice]] = {}
-        self._loaded: Loaded = {}  # one PP-HumanSeg predictor for the detector and segmenter
+        self._loaded: Loaded = {}  # one PP-HumanSeg network for the detector and segmenter
 
     def _stage(self, kind: str, background: Callable[[], Scene]) -> tuple[list, StageChoice]:
         """[stage, copies...] and the choice, for 'detector' or 'segmenter'."""
@@ -176,11 +176,13 @@ class Frontend:
             stage, choice = build_detector(
                 self.settings.detector, self.threads, background, self._loaded,
                 moving_camera=kind == "moving_camera_detector",
+                runtime=self.settings.runtime.engine,
             )  # fmt: skip
         else:
             stage, choice = build_segmenter(
-                self.settings.segmenter, self.threads, background, self._loaded
-            )
+                self.settings.segmenter, self.threads, background, self._loaded,
+                runtime=self.settings.runtime.engine,
+            )  # fmt: skip
         stages = [stage]
         clone = getattr(stage, "clone", None)
         if getattr(stage, "holds_gil", False):  # copies would take turns: one with all threads
@@ -196,7 +198,7 @@ class Frontend:
     ) -> OrientationDecision:
         """The automatic check on frames sampled from `source` (see orientation.py)."""
         started = time.perf_counter()
-        probe = paddle_person_probability(segmenter)  # None: shape only, which never turns
+        probe = segmenter_person_probability(segmenter)  # None: shape only, which never turns
         decision = decide_rotation(source.sample(ORIENTATION_SAMPLES), probe)
         clock.add("orientation_once", started)  # one-off: its "per frame" is the total
         log_decision(decision, source.path)

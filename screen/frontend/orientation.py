@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from .background import shrink, working_size
-from .segment import PaddleHumanSegmenter, Segmenter
+from .segment import HumanSegmenter, Segmenter
 from .segment import person_probability as output_probability
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def decide_rotation(
     """The clockwise turn that makes the people in `samples` upright, or 0 when unsure.
 
     `samples`: a few frames spread over the video, as they would be analysed.
-    `person_probability`: a person segmenter (see `paddle_person_probability`);
+    `person_probability`: a person segmenter (see `segmenter_person_probability`);
     without one only the shape cue is used, which cannot tell 90 from 270, so a
     sideways video is then kept as it is and the reason says so.
     """
@@ -278,13 +278,13 @@ def log_decision(decision: OrientationDecision, video: object) -> None:
         log.warning("%s: %s", video, decision.reason)
 
 
-def paddle_person_probability(segmenter: Segmenter) -> PersonProbability | None:
-    """A whole-image person probability from a `PaddleHumanSegmenter`, or None for others.
+def segmenter_person_probability(segmenter: Segmenter) -> PersonProbability | None:
+    """A whole-image person probability from a `HumanSegmenter`, or None for others.
 
     The segmenter's predictor is reused (no second model load); images must be
     square at the model's input size, which `decide_rotation` makes them.
     """
-    if not isinstance(segmenter, PaddleHumanSegmenter):
+    if not isinstance(segmenter, HumanSegmenter):
         return None
     config = segmenter.config
     channel = segmenter.person_channel
@@ -299,7 +299,7 @@ def paddle_person_probability(segmenter: Segmenter) -> PersonProbability | None:
             rgb = cv2.cvtColor(cv2.resize(image, config["size"]), cv2.COLOR_BGR2RGB)
             normalised = (rgb.astype(np.float32) / 255.0 - config["mean"]) / config["std"]
             batch = np.ascontiguousarray(normalised.transpose(2, 0, 1)[None])
-            outputs.append(output_probability(segmenter._infer(batch), channel))  # noqa: SLF001
+            outputs.append(output_probability(segmenter.infer(batch), channel))
         return outputs
 
     return probabilities

@@ -16,7 +16,7 @@ import numpy as np
 
 from .detect import blob_detections
 from .frames import Detections, Frame
-from .segment import PaddleHumanSegmenter
+from .segment import HumanSegmenter
 
 THRESHOLD = 0.6  #: person probability of a detected region (above the mask's 0.5: fewer joins)
 
@@ -28,11 +28,9 @@ class SegmenterDetector:
     passes run one after the other, so they can share its predictor).
     """
 
-    holds_gil = True  #: Paddle: one predictor, more math threads (see Frontend)
-
     def __init__(
         self,
-        segmenter: PaddleHumanSegmenter,
+        segmenter: HumanSegmenter,
         threshold: float = THRESHOLD,
         min_height: float = 0.08,
         aspect: tuple[float, float] = (0.8, 8.0),
@@ -43,8 +41,19 @@ class SegmenterDetector:
         self.min_height, self.aspect, self.min_fill = min_height, aspect, min_fill
         self._open = np.ones((3, 3), np.uint8)
 
+    @property
+    def holds_gil(self) -> bool:
+        """Paddle: one predictor with more math threads instead of copies (see Frontend)."""
+        return self.segmenter.holds_gil
+
     def use_threads(self, threads: int) -> None:
         self.segmenter.use_threads(threads)
+
+    def clone(self) -> SegmenterDetector:
+        """A copy for another thread (ONNX Runtime / OpenVINO: the network is shared)."""
+        twin = SegmenterDetector(self.segmenter.clone(), self.threshold, self.min_height,
+                                 self.aspect, self.min_fill)  # fmt: skip
+        return twin
 
     def detect(self, frame: Frame) -> Detections:
         probability = self.segmenter.frame_probability([frame.image])[0]

@@ -1,14 +1,13 @@
 """Person segmenters: a frame and the participant's box in, a binary crop mask out.
 
-`PaddleHumanSegmenter` runs PP-HumanSeg (v2 mobile or lite) through Paddle
-Inference with one predictor reused for every crop.  `BackgroundSegmenter`
+`HumanSegmenter` runs PP-HumanSeg (v2 mobile or lite, v1 lite) with one network
+reused for every crop: converted to ONNX for ONNX Runtime / OpenVINO, or through
+Paddle Inference.  `BackgroundSegmenter`
 needs no weights: the background-subtraction foreground inside the box.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -17,11 +16,12 @@ import cv2
 import numpy as np
 
 from ..errors import FileProblem
-from ..settings import SegmenterSettings
+from ..runtime.convert import PADDLE, convert
+from ..runtime.engines import Network, PaddleNetwork, open_network
+from ..settings import NATIVE, SegmenterSettings
 from .background import ForegroundModel, Scene, fill_holes, kernel, largest_component
 from .frames import CropMask, Frame
 
-log = logging.getLogger(__name__)
 _PAD_VALUE = 127  # grey, as PaddleSeg pads crops when training
 #: Narrowest crop side over the longer one before the crop is stretched to the model's
 #: square input.  PaddleSeg's Resize keeps no aspect ratio, so PP-HumanSeg learned people
@@ -56,7 +56,7 @@ def expand_box(
     return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
-# --- PP-HumanSeg through Paddle Inference -------------------------------------
+# --- PP-HumanSeg -----------------------------------------------------------------
 
 
 def read_deploy_config(model_dir: Path) -> dict:
@@ -102,42 +102,20 @@ def person_probability(output: np.ndarray, channel: int = 1) -> np.ndarray:
     return shifted[channel] / shifted.sum(axis=0)
 
 
-def _predictor(config: dict, threads: int, mkldnn: bool) -> object:
-    # Paddle's plain CPU kernels call MKL, which takes a slow generic path on AMD CPUs unless
-    # told to use AVX2 (measured: PP-HumanSegV2-Mobile 55 -> 27 ms per crop on an EPYC).
-    # Read once, when MKL loads; ignored on Intel CPUs.
-    os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
-    from paddle import inference
-
-    settings = inference.Config(str(config["model"]), str(config["params"]))
-    settings.disable_gpu()
-    settings.disable_glog_info()
-    settings.set_cpu_math_library_num_threads(threads)
-    if mkldnn:
-        settings.enable_mkldnn()
-    else:
-        settings.disable_mkldnn()
-    return inference.create_predictor(settings)
-
-
-class PaddleHumanSegmenter:
-    """PP-HumanSeg on the participant's crop, through one reused Paddle predictor.
+class HumanSegmenter:
+    """PP-HumanSeg on the participant's crop, through one loaded network.
 
     The box grows by `expand` per side, is padded (grey) to at least `MIN_ASPECT`
     width over height (or height over width), resized to the model's input,
     normalised as its deploy.yaml says, and the person probability is mapped back
     to frame pixels and thresholded.
 
-    oneDNN: models exported by paddle 3 (model.json, PIR) fail under oneDNN with
-    "ConvertPirAttribute2RuntimeAttribute not support", so oneDNN is off for them;
-    older .pdmodel exports try oneDNN first and fall back if a test run fails.
-
-    Paddle holds the GIL while a predictor runs, so copies in several threads take
-    turns (measured: 2 threads, 1.0x); `use_threads` gives the one predictor more
-    math threads instead (2 threads on 4-crop batches: 34.5 -> 26.5 ms per crop).
+    `runtime` (settings.RUNTIMES): the network is converted to ONNX once and run by
+    ONNX Runtime or OpenVINO, which release the GIL, so the stage runs copies in
+    threads; `native` (or a failed conversion, said in `runtime_note`) runs it
+    through Paddle Inference, which holds the GIL, so the stage gets one predictor
+    with more math threads instead (see runtime/engines.py).
     """
-
-    holds_gil = True  #: copies in threads would not run at once (see Frontend)
 
     def __init__(
         self,
@@ -147,51 +125,52 @@ class PaddleHumanSegmenter:
         person_channel: int = 1,
         threads: int = 1,
         mkldnn: bool | None = None,
+        runtime: str = NATIVE,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.config = read_deploy_config(self.model_dir)
         self.threshold = (settings or SegmenterSettings()).mask_threshold
         self.expand = expand
         self.person_channel = person_channel
-        self.threads = threads
-        if mkldnn is None:
-            mkldnn = self.config["model"].suffix != ".json"
-        self.mkldnn = mkldnn
-        self._predictor = _predictor(self.config, threads, mkldnn)
-        try:
-            self._infer(np.zeros((1, 3, *self.config["size"][::-1]), np.float32))
-        except (NotImplementedError, RuntimeError) as error:
-            if not mkldnn:
-                raise
-            log.warning("oneDNN cannot run %s (%s); using plain CPU kernels", self.model_dir, error)
-            self.mkldnn = False
-            self._predictor = _predictor(self.config, threads, False)
+        config = self.config
+        convert_it = lambda: convert(  # noqa: E731
+            self.model_dir, PADDLE, config["model"].name, config["params"].name
+        )
+        network, self.runtime_note = open_network(runtime, convert_it, threads, str(model_dir))
+        if network is None:
+            probe = np.zeros((1, 3, *config["size"][::-1]), np.float32)
+            network = PaddleNetwork(config["model"], config["params"], threads, mkldnn, probe)
+        self.network: Network = network
 
-    def _infer(self, batch: np.ndarray) -> np.ndarray:
-        predictor = self._predictor
-        handle = predictor.get_input_handle(predictor.get_input_names()[0])
-        handle.reshape(batch.shape)
-        handle.copy_from_cpu(batch)
-        predictor.run()
-        return predictor.get_output_handle(predictor.get_output_names()[0]).copy_to_cpu()
+    @property
+    def runtime(self) -> str:
+        """The runtime that actually runs the network."""
+        return self.network.runtime
+
+    @property
+    def holds_gil(self) -> bool:
+        """Copies in threads would take turns (Paddle): the Frontend gives it threads instead."""
+        return self.network.holds_gil
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """The network's output for a normalised batch [n, 3, h, w]."""
+        return self.network.run(batch)
 
     def use_threads(self, threads: int) -> None:
-        """Run the predictor on `threads` CPU math threads from now on."""
-        if threads != self.threads:
-            self.threads = threads
-            self._predictor = _predictor(self.config, threads, self.mkldnn)
+        """Run the network on `threads` CPU math threads from now on."""
+        self.network.use_threads(threads)
 
-    def clone(self) -> PaddleHumanSegmenter:
-        """A copy sharing the weights, with its own predictor (Paddle runs one at a time)."""
-        twin = object.__new__(PaddleHumanSegmenter)
+    def clone(self) -> HumanSegmenter:
+        """A copy for another thread, sharing the weights (see `Network.clone`)."""
+        twin = object.__new__(HumanSegmenter)
         twin.__dict__.update(self.__dict__)
-        twin._predictor = self._predictor.clone()
+        twin.network = self.network.clone()
         return twin
 
-    def with_settings(self, settings: SegmenterSettings) -> PaddleHumanSegmenter:
-        """A twin with `settings`, sharing this one's predictor: for stages that never run at
+    def with_settings(self, settings: SegmenterSettings) -> HumanSegmenter:
+        """A twin with `settings`, sharing this one's network: for stages that never run at
         the same time (the whole-frame detector of pass 1 and the segmenter of pass 2)."""
-        twin = object.__new__(PaddleHumanSegmenter)
+        twin = object.__new__(HumanSegmenter)
         twin.__dict__.update(self.__dict__)
         twin.threshold = settings.mask_threshold
         return twin
@@ -227,7 +206,7 @@ class PaddleHumanSegmenter:
         if not images:
             return []
         inputs = [self._padded_input(image, 1.0) for image in images]
-        output = self._infer(np.ascontiguousarray(np.stack([item for item, _ in inputs])))
+        output = self.infer(np.ascontiguousarray(np.stack([item for item, _ in inputs])))
         maps = []
         for i, (_, (h, w, padded_h, padded_w, pad_top, pad_left)) in enumerate(inputs):
             probability = person_probability(output[i : i + 1], self.person_channel)
@@ -252,7 +231,7 @@ class PaddleHumanSegmenter:
             return []
         inputs = [self._crop_input(frame, box) for frame, box in pairs]
         batch = np.ascontiguousarray(np.stack([item for item, _ in inputs]))  # [n, 3, h, w]
-        output = self._infer(batch)  # [n, c, h, w] or [n, h, w]
+        output = self.infer(batch)  # [n, c, h, w] or [n, h, w]
         return [self._crop_mask(output[i : i + 1], where) for i, (_, where) in enumerate(inputs)]
 
     def segment(self, frame: Frame, box: np.ndarray) -> CropMask:
