@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +16,14 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _warnings_logged():
+    """A CLI run with --quiet sets the root logger to ERROR (`set_verbosity`), also inside a
+    module-scoped fixture: each test starts at Python's default level, or its caplog would
+    see no warning at all."""
+    logging.getLogger().setLevel(logging.WARNING)
 
 
 @pytest.fixture
