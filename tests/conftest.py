@@ -47,3 +47,19 @@ def walker_mask(
     left = (width - box_w) // 2 if left is None else left
     mask[top : top + box_h, left : left + box_w] = 255
     return mask
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    """Two tiny side-view phantom walkers and a broken file, listed in a labels CSV."""
+    from screen.phantom import render_video, sample_walker
+
+    folder = tmp_path_factory.mktemp("labelled")
+    for label, seed in (("positive", 1), ("negative", 2)):
+        render_video(folder / "videos" / f"{label}.mp4", sample_walker(label, seed), seconds=3,
+                     size=(160, 120), view="side")  # fmt: skip
+    (folder / "videos" / "broken.mp4").write_text("not a video at all")
+    labels = folder / "labels.csv"
+    labels.write_text("video,label\nvideos/positive.mp4,positive\nvideos/negative.mp4,negative\n"
+                      "videos/broken.mp4,neutral\n")  # fmt: skip
+    return labels

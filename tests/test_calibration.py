@@ -231,27 +231,11 @@ def test_a_partition_without_val_set_says_how_to_make_one(tmp_path, random_weigh
     assert "lists no id" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def labelled_videos(tmp_path_factory):
-    """Two tiny side-view phantom walkers and a broken file, listed in a labels CSV."""
-    from screen.phantom import render_video, sample_walker
-
-    folder = tmp_path_factory.mktemp("labelled")
-    for label, seed in (("positive", 1), ("negative", 2)):
-        render_video(folder / "videos" / f"{label}.mp4", sample_walker(label, seed), seconds=3,
-                     size=(160, 120), view="side")  # fmt: skip
-    (folder / "videos" / "broken.mp4").write_text("not a video at all")
-    labels = folder / "labels.csv"
-    labels.write_text("video,label\nvideos/positive.mp4,positive\nvideos/negative.mp4,negative\n"
-                      "videos/broken.mp4,neutral\n")  # fmt: skip
-    return labels
-
-
 def test_screen_calibrate_on_videos_fits_on_what_the_front_end_made(
-    labelled_videos, random_weights, tmp_path, capsys
+    labelled, random_weights, tmp_path, capsys
 ):
     out, work = tmp_path / "video-calibrated.safetensors", tmp_path / "work"
-    arguments = ["calibrate", labelled_videos, "--work", work, "--workers", "1",
+    arguments = ["calibrate", labelled, "--work", work, "--workers", "1",
                  "--weights", random_weights, "--out", out, "--json", "-"]  # fmt: skip
     assert main([str(a) for a in arguments]) == 0
     report = json.loads(capsys.readouterr().out)

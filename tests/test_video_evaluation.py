@@ -17,7 +17,6 @@ from screen.model.classes import Label
 from screen.outputs.report import VideoRow
 from screen.outputs.result import ModelInfo, Probabilities, Quality, ScreeningResult
 from screen.outputs.verdict import Verdict
-from screen.phantom import render_video, sample_walker
 from screen.training.dataset import read_partition
 from screen.video_evaluation import (
     LabelledVideo,
@@ -211,20 +210,6 @@ def test_the_report_judges_conclusive_videos_and_counts_the_others_per_stage(tmp
 
 
 # --- the whole tool, on real phantom videos ----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def labelled(tmp_path_factory) -> Path:
-    """Two tiny side-view phantom walkers and a broken file, listed in a labels CSV."""
-    folder = tmp_path_factory.mktemp("labelled")
-    for label, seed in (("positive", 1), ("negative", 2)):
-        render_video(folder / "videos" / f"{label}.mp4", sample_walker(label, seed), seconds=3,
-                     size=(160, 120), view="side")  # fmt: skip
-    (folder / "videos" / "broken.mp4").write_text("not a video at all")
-    labels = folder / "labels.csv"
-    labels.write_text("video,label\nvideos/positive.mp4,positive\nvideos/negative.mp4,negative\n"
-                      "videos/broken.mp4,neutral\n")  # fmt: skip
-    return labels
 
 
 @pytest.fixture(scope="module")
