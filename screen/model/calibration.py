@@ -134,6 +134,19 @@ def expected_calibration_error(
                      for b in reliability_bins(probabilities, labels, bins)))  # fmt: skip
 
 
+def measures(probabilities: np.ndarray, labels: Sequence[int]) -> dict[str, float]:
+    """ECE, Brier score, negative log-likelihood and accuracy of sequence probabilities."""
+    probabilities = np.asarray(probabilities)
+    truth = np.asarray(labels)
+    chosen = probabilities[np.arange(len(truth)), truth]
+    return {
+        "ece": round(expected_calibration_error(probabilities, labels), 6),
+        "brier": round(brier_score(probabilities, labels), 6),
+        "nll": round(float(-np.log(np.clip(chosen, 1e-12, 1.0)).mean()), 6),
+        "accuracy": round(float((probabilities.argmax(1) == truth).mean()), 6),
+    }
+
+
 def brier_score(probabilities: np.ndarray, labels: Sequence[int]) -> float:
     """Mean over sequences of the squared error summed over the classes (0 best, 2 worst)."""
     probabilities = np.asarray(probabilities, np.float64)

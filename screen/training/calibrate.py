@@ -21,10 +21,8 @@ from ..errors import ScreenError
 from ..model.calibration import (
     METHODS,
     UNCALIBRATED,
-    Calibration,
-    brier_score,
-    expected_calibration_error,
     fit_calibration,
+    measures,
     reliability_bins,
     sequence_probabilities,
 )
@@ -51,17 +49,6 @@ def clip_log_probabilities(
             if on_progress is not None:
                 on_progress("validation walkers", index + 1, len(dataset))
     return clips
-
-
-def _figures(calibration: Calibration, clips: Sequence[np.ndarray], indices: list[int]) -> dict:
-    probabilities = sequence_probabilities(calibration, clips)
-    chosen = probabilities[np.arange(len(indices)), indices]
-    return {
-        "ece": round(expected_calibration_error(probabilities, indices), 6),
-        "brier": round(brier_score(probabilities, indices), 6),
-        "nll": round(float(-np.log(np.clip(chosen, 1e-12, 1.0)).mean()), 6),
-        "accuracy": round(float((probabilities.argmax(1) == np.asarray(indices)).mean()), 6),
-    }
 
 
 def check_method(method: str) -> None:
@@ -132,8 +119,8 @@ def fit_and_save(
         "calibration": chosen.to_dict(),
         "temperature": chosen.temperature,
         "validation": {
-            "uncalibrated": _figures(UNCALIBRATED, clips, indices),
-            **{m: _figures(fitted[m], clips, indices) for m in METHODS},
+            name: measures(sequence_probabilities(mapping, clips), indices)
+            for name, mapping in (("uncalibrated", UNCALIBRATED), *fitted.items())
         },
         "reliability": {
             "uncalibrated": reliability_bins(sequence_probabilities(UNCALIBRATED, clips), indices),

@@ -30,8 +30,7 @@ import numpy as np
 from ..errors import ScreenError
 from ..model.calibration import (
     UNCALIBRATED,
-    brier_score,
-    expected_calibration_error,
+    measures,
     sequence_probabilities,
 )
 from ..model.classes import LABELS, Label
@@ -314,14 +313,11 @@ def calibration_figures(
     ECE (15 bins) and Brier score; and what each stored operating point reaches here."""
     order = classifier.metadata.class_order
     indices = [order.index_of(label) for label in labels]
-    figures = {}
-    for name, mapping in (("uncalibrated", UNCALIBRATED), ("calibrated", classifier.calibration)):
-        probabilities = sequence_probabilities(mapping, clips)
-        figures[name] = {
-            "ece": round(expected_calibration_error(probabilities, indices), 6),
-            "brier": round(brier_score(probabilities, indices), 6),
-        }
     calibrated = sequence_probabilities(classifier.calibration, clips)
+    figures = {
+        "uncalibrated": measures(sequence_probabilities(UNCALIBRATED, clips), indices),
+        "calibrated": measures(calibrated, indices),
+    }
     calibrated = [classifier.named(p) for p in calibrated]
     points = {}
     for point in classifier.metadata.stored_operating_points:
