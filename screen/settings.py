@@ -264,6 +264,10 @@ class TrainingSettings(Section):
         0.0, "Share of training frames whose outline is jittered (the front end's ragged "
         "masks); 0 = off.", low=0.0, high=1.0,
     )  # fmt: skip
+    mask_smoothing: float = setting(
+        0.0, "Share of training sequences smoothed as the front end's segmenter smooths "
+        "masks (wider, gaps closed); 0 = off.", low=0.0, high=1.0,
+    )  # fmt: skip
     lr: float = setting(0.1, "SGD learning rate.", low=1e-12)
     momentum: float = setting(0.9, "SGD momentum.", flag=False, low=0)
     weight_decay: float = setting(5e-4, "SGD weight decay.", flag=False, low=0)

@@ -32,7 +32,7 @@ from ..model.sconet import ScoNet
 from ..progress import ProgressCallback
 from ..settings import SettingsError, TrainingSettings
 from ..silhouettes.normalize import to_model_input
-from .augment import ragged_outlines
+from .augment import ragged_outlines, segmenter_smoothing
 from .dataset import SilhouetteDataset
 from .losses import batch_all_triplet_loss, strip_accuracy, strip_cross_entropy
 from .sampler import PKSampler, sample_frames
@@ -73,12 +73,14 @@ def make_batch(
     generator: torch.Generator,
     subject_index: Mapping[str, int],
     mask_noise: float = 0.0,
+    mask_smoothing: float = 0.0,
 ) -> Batch:
     """Sample `frames` unordered frames from each chosen sequence and stack them."""
     stored = []
     for index in indices:
         sequence = dataset.frames(index)  # [T, 64, 64] uint8
         sampled = sequence[sample_frames(len(sequence), frames, generator)]
+        sampled = segmenter_smoothing(sampled, mask_smoothing, generator)
         stored.append(ragged_outlines(sampled, mask_noise, generator))
     records = [dataset.records[index] for index in indices]
     order = ClassOrder.CURRENT
@@ -296,6 +298,7 @@ def train(
                 state.generator,
                 subject_index,
                 config.mask_noise,
+                config.mask_smoothing,
             )
             stats = training_step(
                 state.model, batch, state.optimizer, state.scaler, config, precision
