@@ -26,6 +26,7 @@ import torch
 
 from ..cores import available_cores
 from ..errors import CheckpointError
+from ..memory import keep_large_buffers
 from ..model.checkpoint import ModelMetadata, save_checkpoint
 from ..model.classes import ClassOrder
 from ..model.sconet import ScoNet
@@ -269,6 +270,7 @@ def train(
     """
     out_dir = Path(out_dir)
     threads = set_threads(config.threads)
+    keep_large_buffers()  # a step's activations are reused, not mapped afresh (memory.py)
     device = torch.device(config.device)
     precision = resolve_precision(config.precision, device)
     state = new_training_state(config, device, precision)
