@@ -39,7 +39,7 @@ from .outputs.result import (
 )
 from .outputs.verdict import advise, judge
 from .progress import ProgressCallback
-from .settings import ClassifierSettings, Settings
+from .settings import NATIVE, ClassifierSettings, Settings
 from .silhouettes.normalize import STORED_SIZE, normalize_silhouette
 
 EDGE_MARGIN_PX = 2  #: a box this close to the frame border is cut by it
@@ -120,6 +120,7 @@ class Screening:
 def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classifier:
     """The classifier the settings name (default: the demo model), loaded and checked."""
     chosen = settings if isinstance(settings, ClassifierSettings) else settings.classifier
+    runtime = NATIVE if isinstance(settings, ClassifierSettings) else settings.runtime.engine
     return load_classifier(
         chosen.weights,
         chosen.parsed_class_order,
@@ -129,6 +130,7 @@ def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classif
         clip_sampling=chosen.clip_sampling,
         operating_point=chosen.operating_point,
         calibrated=chosen.calibrated,
+        runtime=runtime,
     )
 
 
@@ -245,6 +247,7 @@ class Screener:
             tracker="bytetrack",
             segmenter=StageInfo(settings.segmenter.model, frontend.segmenter.backend,
                                 frontend.segmenter.model),
+            classifier=self.classifier.runtime_info(),
             rotation=RotationInfo(frontend.video.rotation, frontend.rotation_source,
                                   frontend.rotation_reason),
             fps=settings.video.fps,

@@ -203,7 +203,8 @@ class RuntimeSettings(Section):
 
     engine: str = setting(
         AUTO,
-        "Runtime of the detector and segmenter networks: auto (ONNX Runtime, else OpenVINO, "
+        "Runtime of the networks (detector, segmenter, ScoNet's backbone in fp32): auto (ONNX "
+        "Runtime, else OpenVINO, "
         "else native) | onnxruntime | openvino | native (PyTorch / Paddle, the reference). "
         "A network that cannot be converted runs natively, with a warning.",
         key="runtime", choices=RUNTIMES,

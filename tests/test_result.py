@@ -55,6 +55,7 @@ VIDEO_KEYS = {
         "detector": ["requested", "backend", "model"],
         "tracker": None,
         "segmenter": ["requested", "backend", "model"],
+        "classifier": ["runtime"],
         "rotation": ["degrees", "source", "reason"],
         "fps": None,
         "clip_length": None,

@@ -3,7 +3,8 @@
 PP-HumanSegV1-Lite (the bundled, trained network) converted by paddle2onnx
 against Paddle Inference on real photographs and phantom video frames; YOLO11n
 exported by ultralytics against PyTorch (random weights; the real file where
-installed); a whole screening on the converted networks against the native one.
+installed); ScoNet's backbone (the shipped demo model) against PyTorch; a whole
+screening on the converted networks against the native one.
 Conversions are cached by the source's sha256 (beside the bundled model:
 weights/.converted/), so only a fresh checkout pays for them (~20-40 s).
 """
@@ -157,9 +158,59 @@ def test_a_screening_on_onnx_runtime_matches_the_native_one(v1_lite_onnx):
     converted, native = results[RUNTIMES[0]], results["native"]
     assert converted.pipeline.segmenter.model["runtime"] == RUNTIMES[0]
     assert native.pipeline.segmenter.model["runtime"] == "native"
+    assert converted.pipeline.classifier == {"runtime": classifier.runtime_used}
     assert converted.verdict == native.verdict
     for name in ("negative", "neutral", "positive"):
         assert abs(converted.probabilities[name] - native.probabilities[name]) <= 0.01
+
+
+@pytest.fixture(scope="module")
+def phantom_walks() -> list[np.ndarray]:
+    """The three shipped examples' true silhouettes, in stored form."""
+    from screen.silhouettes.files import read_silhouettes
+
+    return [
+        np.asarray(read_silhouettes(ROOT / "examples" / f"phantom_{name}.masks.npz").frames)
+        for name in ("positive", "neutral", "negative")
+    ]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_sconets_backbone_on_a_converted_runtime_gives_pytorchs_verdicts(runtime, phantom_walks):
+    from screen.model.classify import load_classifier
+
+    converted, native = load_classifier(runtime=runtime), load_classifier(runtime="native")
+    assert converted.runtime_info() == {"runtime": runtime}
+    assert native.runtime_info() == {"runtime": "native"}
+    for walk in phantom_walks:
+        ours, theirs = converted.predict(walk), native.predict(walk)
+        assert ours.label == theirs.label
+        for label, probability in theirs.probabilities.items():
+            assert abs(ours.probabilities[label] - probability) <= 1e-4
+        for clip, reference in zip(ours.clips, theirs.clips, strict=True):
+            differences = [
+                abs(clip.probabilities[k] - v) for k, v in reference.probabilities.items()
+            ]
+            assert max(differences) <= 1e-4
+
+
+def test_sconet_falls_back_to_pytorch_with_the_reason_and_bf16_stays_in_pytorch(
+    tmp_path, caplog, phantom_walks
+):
+    from screen.model.classify import load_classifier
+
+    weights = tmp_path / "sconet.safetensors"
+    weights.write_bytes(resolve_file(get_spec("sconet-mt-demo")).path.read_bytes())
+    (tmp_path / ".converted").mkdir()
+    name = conversion._name(weights, conversion.SCONET)  # noqa: SLF001
+    (tmp_path / ".converted" / f"{name}.failed").write_text("Error: unsupported operator\n")
+    fallen = load_classifier(weights, runtime="onnxruntime")
+    assert fallen.runtime_used == "native"
+    assert "unsupported operator" in fallen.runtime_info()["runtime_fallback"]
+    assert "ScoNet" in caplog.text and "running it on its own framework instead" in caplog.text
+    assert fallen.predict(phantom_walks[0]).label.value == "positive"  # and it still screens
+    bf16 = load_classifier(weights, runtime="onnxruntime", precision="bf16")
+    assert bf16.runtime_info() == {"runtime": "native"}  # PyTorch's bf16 kernels, no fallback
 
 
 def test_a_failed_conversion_runs_paddle_and_says_why(tmp_path, caplog):

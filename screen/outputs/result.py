@@ -15,7 +15,7 @@ the `frames` count instead.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..model.calibration import UNCALIBRATED_NOTE
@@ -221,6 +221,8 @@ class PipelineInfo:
     thresholds: dict[str, float]  #: {setting name: value}, as the settings name them
     rotation: RotationInfo | None = None  #: None only in results stored before it was recorded
     clip_sampling: str = "consecutive"  #: what results stored before it was recorded used
+    #: where ScoNet's backbone ran: {"runtime": ..., "runtime_fallback": why (if it fell back)}
+    classifier: dict[str, str] = field(default_factory=lambda: {"runtime": "native"})
 
     def to_dict(self) -> dict[str, Any]:
         """Keys in their documented order; `rotation` follows the stages (absent when None)."""
@@ -229,6 +231,7 @@ class PipelineInfo:
             "detector": self.detector.to_dict(),
             "tracker": self.tracker,
             "segmenter": self.segmenter.to_dict(),
+            "classifier": dict(self.classifier),
             **rotation,
             "fps": self.fps,
             "clip_length": self.clip_length,
@@ -248,6 +251,7 @@ class PipelineInfo:
             detector=StageInfo.from_dict(data["detector"]),
             tracker=data["tracker"],
             segmenter=StageInfo.from_dict(data["segmenter"]),
+            classifier=dict(data.get("classifier", {"runtime": "native"})),
             fps=data["fps"],
             clip_length=data["clip_length"],
             clip_sampling=data.get("clip_sampling", "consecutive"),

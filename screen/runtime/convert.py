@@ -2,6 +2,10 @@
 
 - YOLO (.pt): ultralytics' own export (`format="onnx"`, dynamic input shape, so
   the exported network sees the same letterboxed frame as PyTorch does).
+- ScoNet (our .safetensors or an OpenGait .pt): its per-frame backbone with the
+  BatchNorms folded (`sconet.inference_backbone`), exported by torch with the
+  frame count free; the head after max pooling is a few small matrix products
+  and stays in PyTorch.
 - PP-HumanSeg (a Paddle inference folder): paddle2onnx, then a repair of the
   graph it writes for PP-HumanSegV1-Lite (shape vectors concatenated from
   scalars, which ONNX Runtime refuses: "All inputs to Concat must have same
@@ -31,7 +35,7 @@ from ..errors import ScreenError
 from ..modelfiles.files import cache_root, cached_sha256
 
 RECIPE = "r1"  #: bump when a conversion changes: every cached file is made again
-YOLO, PADDLE = "yolo", "paddle"
+YOLO, PADDLE, SCONET = "yolo", "paddle", "sconet"
 TIMEOUT_S = 900
 
 
@@ -68,8 +72,9 @@ def _reason(output: str) -> str:
 def convert(source: str | Path, kind: str, *extra: str) -> Path:
     """The ONNX file of `source` (converted now if no cached one exists).
 
-    `kind`: `YOLO` (a .pt file) or `PADDLE` (a model folder; `extra` names its model
-    and params files).  Raises `ConversionFailed` with the converter's reason.
+    `kind`: `YOLO` (a .pt file), `SCONET` (a ScoNet checkpoint) or `PADDLE` (a model
+    folder; `extra` names its model and params files).  Raises `ConversionFailed` with
+    the converter's reason.
     """
     source = Path(source).resolve()
     name = _name(source, kind)
@@ -129,6 +134,33 @@ def _export_yolo(source: Path, target: Path) -> None:
             format="onnx", dynamic=True, simplify=False, imgsz=640, verbose=False
         )
         shutil.move(exported, target)
+
+
+def _export_sconet(source: Path, target: Path) -> None:
+    import numpy as np
+    import torch
+
+    from ..model.checkpoint import is_own_checkpoint, load_checkpoint, load_opengait_checkpoint
+    from ..model.sconet import inference_backbone
+
+    model = load_checkpoint(source)[0] if is_own_checkpoint(source) else (
+        load_opengait_checkpoint(source)
+    )  # fmt: skip
+    backbone = inference_backbone(model.float().eval())
+    probe = torch.zeros(2, 1, 64, 44)
+    torch.onnx.export(
+        backbone, (probe,), str(target), input_names=["frames"], output_names=["features"],
+        dynamic_axes={"frames": {0: "count"}, "features": {0: "count"}}, dynamo=False,
+    )  # fmt: skip
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    frames = np.random.default_rng(0).integers(0, 2, (3, 1, 64, 44)).astype(np.float32)
+    with torch.inference_mode():
+        expected = backbone(torch.from_numpy(frames)).numpy()
+    largest = float(np.abs(session.run(None, {"frames": frames})[0] - expected).max())
+    if largest > 1e-3:
+        raise RuntimeError(f"Error: the exported backbone differs from PyTorch by {largest:.2g}")
 
 
 def _repair_ranks(model) -> int:
@@ -201,6 +233,8 @@ def main(argv: list[str]) -> None:
     kind, source, target, *extra = argv
     if kind == YOLO:
         _export_yolo(Path(source), Path(target))
+    elif kind == SCONET:
+        _export_sconet(Path(source), Path(target))
     else:
         _convert_paddle(Path(source), Path(target), *extra)
 

@@ -51,9 +51,7 @@ def _uniform(bounds: tuple[float, float], generator: torch.Generator) -> float:
     return low + (high - low) * float(torch.rand((), generator=generator))
 
 
-def segmenter_smoothing(
-    stored: np.ndarray, share: float, generator: torch.Generator
-) -> np.ndarray:
+def segmenter_smoothing(stored: np.ndarray, share: float, generator: torch.Generator) -> np.ndarray:
     """`stored` [n, 64, 64] uint8 of ONE sequence, smoothed as a whole with chance `share`."""
     if share <= 0 or float(torch.rand((), generator=generator)) >= share:
         return stored
