@@ -3,8 +3,8 @@
 Only the executor changes.  The batch core (`batch.screen_videos`) still hashes the
 videos, keeps OUT/state.sqlite in the driver alone (one transaction per finished
 video) and writes the CSV and the report; here a pool of Ray actors, each loading
-its models once through the same registry and checksums (`batch._init_worker`),
-screens one video at a time (`batch._run_one`) and the outcomes stream back as they
+its models once through the same registry and checksums (`batch_workers._init_worker`),
+screens one video at a time (`batch_workers._run_one`) and the outcomes stream back as they
 finish.  A worker process that dies is restarted and its video tried again, up to
 `ATTEMPTS` times in all; a machine whose models are missing or refused is left out
 with a warning, and when no worker can start every video fails with that reason.
@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import batch
-from .batch import Outcome, VideoScreener
+from . import batch_workers
+from .batch_workers import Outcome, VideoScreener
 from .errors import ScreenError, UsageProblem
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'scoliosis-screen[ray]'"
@@ -54,21 +54,21 @@ class _Worker:
     def __init__(self, factory: Callable[[], VideoScreener], threads: int, cwd: str) -> None:
         if os.path.isdir(cwd):  # relative paths mean what they meant to the driver
             os.chdir(cwd)
-            batch._init_worker(factory, threads)
+            batch_workers._init_worker(factory, threads)
         else:
-            batch._worker_problem = (
+            batch_workers._worker_problem = (
                 f"the driver's working directory {cwd} is not on this machine: run "
                 "`screen batch` from a folder on the shared filesystem"
             )
 
     def problem(self) -> str | None:
         """Why this worker cannot screen (its machine named), or None when it can."""
-        if batch._worker_problem is None:
+        if batch_workers._worker_problem is None:
             return None
-        return f"on {socket.gethostname()}: {batch._worker_problem}"
+        return f"on {socket.gethostname()}: {batch_workers._worker_problem}"
 
     def screen(self, job: tuple[Path, str]) -> Outcome:
-        return batch._run_one(job)
+        return batch_workers._run_one(job)
 
 
 @contextlib.contextmanager
@@ -158,7 +158,7 @@ class RayEngine:
                 else:
                     ray.init(
                         address="local",  # a fresh one-machine cluster, never one running
-                        num_cpus=batch.available_cores(),
+                        num_cpus=batch_workers.available_cores(),
                         include_dashboard=False,
                         object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                         **quiet,
@@ -195,7 +195,7 @@ class RayEngine:
         tool_variables = {
             name: value
             for name, value in os.environ.items()
-            if name.startswith("SCREEN_") and name != batch.CPU_SHARE_VARIABLE
+            if name.startswith("SCREEN_") and name != batch_workers.CPU_SHARE_VARIABLE
         }
         if tool_variables:  # e.g. SCREEN_WEIGHTS_DIR: the models are looked for as here
             options["runtime_env"] = {"env_vars": tool_variables}

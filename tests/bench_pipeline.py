@@ -310,15 +310,18 @@ def screen_job(path: str, variant: str, models: dict, runs: int) -> dict:
         "workers": result["pipeline"]["workers"],
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "runtimes": {
-            stage: (result["pipeline"][stage]["model"] or {}).get("runtime", "-")
-            for stage in ("detector", "segmenter")
+            **{
+                stage: (result["pipeline"][stage]["model"] or {}).get("runtime", "-")
+                for stage in ("detector", "segmenter")
+            },
+            "classifier": result["pipeline"]["classifier"]["runtime"],
         },
         "backends": {s: result["pipeline"][s]["backend"] for s in ("detector", "segmenter")},
         "imported": [m for m in FRAMEWORKS if m in sys.modules],
     }
 
 
-def sconet_job(precision: str, models: dict) -> dict:
+def sconet_job(precision: str, models: dict, runtime: str = "auto") -> dict:
     """ScoNet frames per second (backbone + clip pooling + head) on random stored frames."""
     from screen.model.classify import Classifier
     from screen.pipeline import cpu_budget
@@ -326,7 +329,7 @@ def sconet_job(precision: str, models: dict) -> dict:
 
     threads = cpu_budget(Settings())
     classifier = Classifier.from_file(
-        models["sconet"]["path"], precision=precision, threads=threads
+        models["sconet"]["path"], precision=precision, threads=threads, runtime=runtime
     )
     stored = np.random.default_rng(0).integers(0, 2, (SCONET_FRAMES, 64, 64), np.uint8) * 255
     classifier.predict(stored[:64])  # warm-up: oneDNN picks its kernels on the first call
@@ -334,7 +337,7 @@ def sconet_job(precision: str, models: dict) -> dict:
     classifier.predict(stored)
     seconds = time.perf_counter() - started
     return {"precision": classifier.precision, "frames_per_s": round(SCONET_FRAMES / seconds, 1),
-            "threads": threads}  # fmt: skip
+            "threads": threads, "runtime": classifier.runtime_used}  # fmt: skip
 
 
 def precision_parity_job(models: dict, count: int = 12) -> dict:
@@ -375,7 +378,7 @@ def _batch_factory(variant: str, models: dict, videos: list[str]):
 
 def batch_job(videos: list[str], workers: int, models: dict, variant: str = "default") -> dict:
     """Videos per minute through `screen batch`'s worker pool (models loaded once per worker)."""
-    from screen.batch import run_jobs
+    from screen.batch_workers import run_jobs
 
     jobs = [(Path(v), Path(v).name) for v in videos]
     factory = functools.partial(_batch_factory, variant, models, videos)
@@ -502,7 +505,7 @@ def targets(report: dict) -> dict:
 def table(report: dict) -> str:
     rows = [
         "| run | video | wall s | x realtime | CPU s | decode | detect | track | segment "
-        "| classify | runtimes (det / seg) | verdict | max diff p |",
+        "| classify | runtimes (det / seg / ScoNet) | verdict | max diff p |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     parity = report["parity"]
@@ -539,7 +542,8 @@ def table(report: dict) -> str:
         "stage's own thread, overlapping; max diff p: largest probability difference from the "
         "reference run: the same family's straightforward fp32 run, or for `default` the same "
         "path on the native runtime)",
-        f"ScoNet frames/s: fp32 {sconet['fp32']}, bf16 {sconet['bf16']} (this CPU "
+        f"ScoNet frames/s: fp32 {sconet['fp32']} ({sconet['fp32_runtime']}; PyTorch "
+        f"{sconet['fp32_native']}), bf16 {sconet['bf16']} (this CPU "
         f"{'has' if report['cpu']['bf16'] else 'lacks'} bf16); bf16 vs fp32 on "
         f"phantom sequences: {report['sconet_bf16_parity']}",
         f"peak RSS: 20 s video {rss['20s']} MB, 120 s video {rss['120s']} MB; frameworks "
@@ -606,7 +610,12 @@ def main() -> None:
     # bf16 without the CPU's support is emulated (slow, and says nothing): measured only where
     # the CPU has it, as `precision = "auto"` uses it only there.
     precisions = ("fp32", "bf16") if bf16_supported() else ("fp32",)
-    sconet = {p: in_child(sconet_job, p, models)["frames_per_s"] for p in precisions}
+    sconet = {p: in_child(sconet_job, p, models) for p in precisions}
+    sconet_native = in_child(sconet_job, "fp32", models, "native")
+    sconet = {p: job["frames_per_s"] for p, job in sconet.items()} | {
+        "fp32_runtime": sconet["fp32"]["runtime"],
+        "fp32_native": sconet_native["frames_per_s"],
+    }
     sconet.setdefault("bf16", None)
     precision_parity = (
         in_child(precision_parity_job, models)

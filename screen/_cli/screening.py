@@ -95,7 +95,8 @@ def batch(
     settings: Settings = DEFAULTS,
 ) -> None:
     """Screen every video under FOLDER; resumable (rerun the same command after a stop)."""
-    from ..batch import LocalEngine, run_batch
+    from ..batch import run_batch
+    from ..batch_workers import LocalEngine
     from ..errors import FileProblem, UsageProblem
 
     opt.set_verbosity(quiet, verbose)
