@@ -1,9 +1,10 @@
-"""Mask noise for training: ragged outlines, drawn from the training generator."""
+"""Mask noise for training: ragged outlines and segmenter-like smoothing, from the training generator."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from screen.training.augment import KERNEL, ragged_outlines, segmenter_smoothing
@@ -16,11 +17,12 @@ def _walkers(count: int = 6) -> np.ndarray:
     return frames
 
 
-def test_off_changes_nothing_and_draws_nothing():
+@pytest.mark.parametrize("noise", [ragged_outlines, segmenter_smoothing])
+def test_off_changes_nothing_and_draws_nothing(noise):
     generator = torch.Generator().manual_seed(3)
     before = generator.get_state()
     frames = _walkers()
-    assert ragged_outlines(frames, 0.0, generator) is frames
+    assert noise(frames, 0.0, generator) is frames
     assert torch.equal(generator.get_state(), before)  # a run without noise is unchanged
 
 
@@ -51,14 +53,6 @@ def _legs(count: int = 4) -> np.ndarray:
     frames[:, 34:62, 24:30] = 255  # left leg
     frames[:, 34:62, 32:38] = 255  # right leg, a 2-pixel gap as between phantoms' legs
     return frames
-
-
-def test_smoothing_off_changes_nothing_and_draws_nothing():
-    generator = torch.Generator().manual_seed(3)
-    before = generator.get_state()
-    frames = _legs()
-    assert segmenter_smoothing(frames, 0.0, generator) is frames
-    assert torch.equal(generator.get_state(), before)
 
 
 def test_smoothing_widens_walkers_closes_gaps_and_treats_a_sequence_alike():
