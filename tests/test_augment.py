@@ -1,4 +1,4 @@
-"""Mask noise for training: ragged outlines and segmenter-like smoothing, from the training generator."""
+"""Training mask noise (ragged outlines, segmenter-like smoothing) from the training generator."""
 
 from __future__ import annotations
 
