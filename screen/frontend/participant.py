@@ -105,7 +105,7 @@ def _summarise(
     median_height = float(np.median(heights))
     low, high = np.percentile(centres, [5, 95], axis=0)
     travel = float(np.hypot(*(high - low)) / median_height)
-    short, tall = np.percentile(heights, [10, 90])
+    short, tall = np.percentile(_height_envelope(sorted(boxes), heights), [10, 90])
     return TrackSummary(
         track_id=track_id,
         ids=ids,
@@ -116,6 +116,28 @@ def _summarise(
         scale_change=float(tall / short),
         median_height=median_height,
     )
+
+
+#: frames each side over which a track's box height is taken at its largest (~0.3 s at 15 fps)
+ENVELOPE_FRAMES = 4
+
+
+def _height_envelope(frames: list[int], heights: np.ndarray) -> np.ndarray:
+    """Each box's height raised to the largest within `ENVELOPE_FRAMES` frames of it.
+
+    A detector that sometimes finds only part of a person (PP-HumanSeg over a whole
+    frame splits a standing clinician at the waist in some frames) makes boxes
+    smaller than the person, never larger: the flicker between whole and half
+    boxes read as growing and shrinking, so a clinician by a handheld camera
+    counted as a second walker.  A real walker's size changes slowly, which the
+    envelope keeps.
+    """
+    first = frames[0]
+    timeline = np.full(frames[-1] - first + 1, np.nan)
+    timeline[np.asarray(frames) - first] = heights
+    padded = np.pad(timeline, ENVELOPE_FRAMES, constant_values=np.nan)
+    shifted = [padded[k : k + len(timeline)] for k in range(2 * ENVELOPE_FRAMES + 1)]
+    return np.fmax.reduce(np.stack(shifted), axis=0)[np.asarray(frames) - first]  # NaN: a gap
 
 
 def _feet(box: np.ndarray) -> np.ndarray:
