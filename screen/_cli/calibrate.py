@@ -57,12 +57,8 @@ def calibrate(
         help="Videos: the folder for the screening's batch state and results (rerun the same "
         "command to resume).",
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Videos: parallel processes [default: the cores]."
-    ),
-    json_out: str | None = typer.Option(
-        None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
-    ),
+    workers: int | None = opt.VIDEO_WORKERS,
+    json_out: str | None = opt.JSON_REPORT,
     quiet: bool = opt.QUIET,
     settings: Settings = SETTINGS_DEFAULTS,
 ) -> None:

@@ -84,6 +84,12 @@ EXPLAIN = typer.Option(
     help="Write where the model looked into folder DIR: attention.png (the whole walk, over "
     "the mean silhouette), clips.png (one map per clip), attention.npz (the raw maps).",
 )
+VIDEO_WORKERS = typer.Option(
+    None, "--workers", min=1, help="Videos: parallel processes [default: the cores]."
+)
+JSON_REPORT = typer.Option(
+    None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
+)
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress bars or summaries; errors only.")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="Log what each stage decides.")
 

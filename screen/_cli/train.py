@@ -102,12 +102,8 @@ def evaluate(
         help="Videos: output folder (evaluation.json, results.csv, report.html, the batch "
         "state: rerun the same command to resume).",
     ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Videos: parallel processes [default: the cores]."
-    ),
-    json_out: str | None = typer.Option(
-        None, "--json", help="Write the report as JSON to PATH ('-' for stdout)."
-    ),
+    workers: int | None = opt.VIDEO_WORKERS,
+    json_out: str | None = opt.JSON_REPORT,
     plot: Path | None = typer.Option(None, "--plot", help="Save confusion matrices as a PNG."),
     quiet: bool = opt.QUIET,
     verbose: bool = opt.VERBOSE,
