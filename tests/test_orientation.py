@@ -292,5 +292,5 @@ def test_an_old_result_without_rotation_reads_back():
     assert "rotation" not in info.to_dict() and PipelineInfo.from_dict(info.to_dict()) == info
     turned_info = replace(info, rotation=RotationInfo(90, "auto", "why"))
     keys = list(turned_info.to_dict())
-    assert keys.index("rotation") == keys.index("segmenter") + 1
+    assert keys.index("rotation") == keys.index("classifier") + 1  # after the stages
     assert PipelineInfo.from_dict(turned_info.to_dict()) == turned_info
