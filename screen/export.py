@@ -4,8 +4,12 @@ Per video, in a Scoliosis1K-style tree that `screen train` reads:
     OUT/<id>/<label>/<view>/<id>.pkl     uint8 [T, 64, 64], the stored form
     OUT/<id>/<label>/<view>/<id>.json    frame timestamps, quality, stages
     OUT/<id>/<label>/<view>/masks/*.png  single-channel 0/255 masks
-With --pseudonymize, <id> is a salted hash of the file's path, so exported data
-carries no student names; the sidecar then omits the source path too.
+A folder already laid out as Scoliosis1K (`<id>/<label>/<view>/<file>`, as `screen phantom
+videoset` writes) keeps its ids, labels and views, so its export is a training set as it
+stands.  With --pseudonymize, <id> is a salted hash of the file's path (of the id in such a
+tree), so exported data carries no student names; the sidecar then omits the source path too.
+A video already exported is skipped (a rerun resumes); one that fails is reported and the
+others go on.
 """
 
 from __future__ import annotations
@@ -36,6 +40,20 @@ def _safe_id(relative: str) -> str:
     """A folder-safe id from a relative path: no separators, no dot-dot, no odd characters."""
     stem = relative.rsplit(".", 1)[0].replace("/", "__")
     return re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip(".") or "video"
+
+
+def scoliosis1k_place(relative: str) -> tuple[str, str, str] | None:
+    """(id, label, view) of a video at `<id>/<label>/<view>/<file>`, else None."""
+    parts = relative.split("/")
+    if len(parts) != 4 or parts[1] not in {label.value for label in Label}:
+        return None
+    subject, label, view = parts[:3]
+    return (subject, label, view) if _plain_name(subject) and _plain_name(view) else None
+
+
+def _plain_name(text: str) -> bool:
+    """A folder name that cannot climb, hide or surprise: letters, digits, _ . - only."""
+    return bool(re.fullmatch(r"[A-Za-z0-9_.-]+", text)) and not text.startswith(".")
 
 
 def pseudonym(relative: str, salt: str) -> str:
@@ -71,8 +89,9 @@ def export_silhouettes(
     pseudonymize: bool = False,
     salt: str | None = None,
     on_progress: ProgressCallback | None = None,
-) -> list[str]:
-    """Export every video under `source` (or the one video); returns one line per video."""
+) -> tuple[list[str], list[str]]:
+    """Export every video under `source` (or the one video): one line per video exported or
+    skipped, and one per video of a folder that failed (a lone video's failure raises)."""
     if label is not None:
         try:
             label = Label(label.lower()).value
@@ -80,7 +99,7 @@ def export_silhouettes(
             raise ScreenError(
                 f"unknown label {label!r}: use positive, neutral or negative"
             ) from None
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", view) or view.startswith("."):
+    if not _plain_name(view):
         raise ScreenError(f"view {view!r} must be a plain folder name like 000_180")
     if source.is_dir():
         videos = {p.relative_to(source).as_posix(): p for p in find_videos(source)}
@@ -94,11 +113,22 @@ def export_silhouettes(
     secret = _salt(out, salt) if pseudonymize else None
     # One front end for the whole folder: its networks load once, not once per video.
     runner = Frontend(settings, cpu_budget(settings))
-    lines = []
+    lines, failures = [], []
     for relative, video in videos.items():
-        name = pseudonym(relative, secret) if secret else _safe_id(relative)
-        folder = _inside(out, out / name / (label or UNLABELLED) / view)
-        frontend = runner.extract(video, on_progress)
+        place = scoliosis1k_place(relative) if source.is_dir() and label is None else None
+        subject, video_label, video_view = place or (relative, label, view)
+        name = pseudonym(subject, secret) if secret else _safe_id(subject)
+        folder = _inside(out, out / name / (video_label or UNLABELLED) / video_view)
+        if (folder / f"{name}.json").exists():
+            lines.append(f"{relative}: already exported to {folder.relative_to(out)}")
+            continue
+        try:
+            frontend = runner.extract(video, on_progress)
+        except ScreenError as error:  # one unreadable video must not cost the folder's others
+            if not source.is_dir():
+                raise
+            failures.append(f"{relative}: {error}")
+            continue
         participant = participant_sequence(frontend)
         if not participant.silhouettes:
             lines.append(
@@ -116,8 +146,8 @@ def export_silhouettes(
         sidecar = {
             "id": name,
             "source": None if secret else relative,
-            "label": label,
-            "view": view,
+            "label": video_label,
+            "view": video_view,
             "fps": settings.video.fps,
             "png_form": "cropped full resolution" if full else "normalised 64x64, binarised at 128",
             "frames": [
@@ -138,4 +168,4 @@ def export_silhouettes(
         lines.append(
             f"{relative} -> {folder.relative_to(out)} ({len(participant.silhouettes)} silhouettes)"
         )
-    return lines
+    return lines, failures

@@ -94,6 +94,27 @@ def test_counts_cover_every_split_and_class(toy):
     assert sum(counts[Split.TRAIN].values()) == 6
 
 
+def test_also_adds_sequences_of_training_ids_and_refuses_another_label(toy, tmp_path):
+    """`screen train --also`: the front end's silhouettes of the same walkers join their ids."""
+    root, partition = toy
+    extra = tmp_path / "frontend"
+    for subject, label in (
+        ("00000", Label.NEGATIVE),
+        ("00005", Label.POSITIVE),
+        ("00006", Label.NEGATIVE),
+    ):
+        write_silhouette_pickle(extra / subject / label.value / "090_270" / f"{subject}.pkl",
+                                toy_sequence(label, 30, seed=99))  # fmt: skip
+    dataset = SilhouetteDataset.open(root, partition, Split.TRAIN, also=[extra])
+    assert len(dataset) == 8  # six ids, two of them twice; 00006 is a test id: not added
+    assert dataset.subjects.count("00000") == 2 and dataset.subjects.count("00005") == 2
+    assert split_counts(root, read_partition(partition), [extra])[Split.TEST] == {
+        label: 1 for label in Label}  # fmt: skip
+    _move(extra, "00005/positive", "00005/neutral")
+    with pytest.raises(LayoutProblem, match="labelled neutral here but positive"):
+        SilhouetteDataset.open(root, partition, Split.TRAIN, also=[extra])
+
+
 def test_partition_hash_changes_with_its_content(toy, tmp_path):
     root, partition = toy
     other = tmp_path / "other.json"

@@ -21,6 +21,7 @@ from screen.cli import main
 from screen.model.checkpoint import save_checkpoint
 from screen.phantom import render_video, sample_walker
 from screen.silhouettes.pickles import read_silhouette_pickle
+from screen.training.dataset import scan_subject
 
 CONTRACT_KEYS = {"video", "verdict", "action", "confidence", "probabilities", "clips", "quality",
                  "model", "pipeline", "timing", "note"}  # fmt: skip
@@ -199,6 +200,29 @@ def test_pseudonymized_export_carries_no_name(videos, tmp_path):
     )
     sidecar = next(out.rglob("*.json"))
     assert "negative" not in sidecar.read_text().replace('"label": null', "")
+
+
+def test_export_of_a_scoliosis1k_tree_is_a_training_set_and_resumes(videos, tmp_path, capsys):
+    """Labelled videos at <id>/<label>/<view>/<file> come out as a tree `screen train` reads;
+    a broken video is reported without costing the others, and a rerun skips what is done."""
+    tree = tmp_path / "recordings"
+    for relative, source in (("s01/positive/000_180/s01.mp4", videos["positive"]),
+                             ("s02/negative/090_270/walk.mp4", videos["negative"])):  # fmt: skip
+        (tree / relative).parent.mkdir(parents=True)
+        (tree / relative).write_bytes(source.read_bytes())
+    (tree / "s03/neutral/000_180").mkdir(parents=True)
+    (tree / "s03/neutral/000_180/s03.mp4").write_text("not a video")
+    args = ["silhouettes", str(tree), "--out", str(tmp_path / "out"),
+            "--detector", "background", "--segmenter", "background"]  # fmt: skip
+    assert main(args) == 1
+    printed = capsys.readouterr()
+    assert "failed: s03/neutral/000_180/s03.mp4" in printed.err
+    records = scan_subject(tmp_path / "out", "s01") + scan_subject(tmp_path / "out", "s02")
+    assert [(r.subject, r.label.value, r.view) for r in records] == [
+        ("s01", "positive", "000_180"), ("s02", "negative", "090_270")]  # fmt: skip
+    assert len(read_silhouette_pickle(records[1].path)) >= 60
+    assert main(args) == 1
+    assert capsys.readouterr().out.count("already exported") == 2
 
 
 def _batch_folder(tmp_path: Path, videos: dict[str, Path], copies: int) -> Path:

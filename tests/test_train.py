@@ -300,6 +300,8 @@ def test_screen_train_prints_counts_and_writes_the_model(toy_split, tmp_path, ca
             "tiny",
             "--trained-on",
             "toy",
+            "--also",  # the same walkers again, as the front end's export would add them
+            str(root),
         ]
     )
     printed = capsys.readouterr().out
@@ -307,7 +309,9 @@ def test_screen_train_prints_counts_and_writes_the_model(toy_split, tmp_path, ca
     assert "sequences per class and split" in printed and "2 iterations" in printed
     _, metadata = load_checkpoint(tmp_path / "cli" / "tiny.safetensors")
     assert metadata.name == "tiny" and metadata.extra["config"]["model"] == "sconet"
-    assert "--iterations 2" in metadata.provenance
+    assert "--iterations 2" in metadata.provenance and f"--also {root}" in metadata.provenance
+    training_sequences = len(SilhouetteDataset.open(root, partition, "train"))
+    assert sum(metadata.extra["train_counts"].values()) == 2 * training_sequences
     assert read_partition(partition).sha256 in metadata.provenance
 
 

@@ -8,7 +8,7 @@ import typer
 
 from ..settings import Settings
 from . import options as opt
-from .common import console, write_json
+from .common import console, err_console, write_json
 from .progress import progress_bars
 
 #: `screen silhouettes` runs no classifier: its settings are not offered there.
@@ -125,7 +125,10 @@ def silhouettes(
     ),
     out: Path = typer.Option(..., "--out", help="Output folder (a Scoliosis1K-style tree)."),
     label: str | None = typer.Option(
-        None, "--label", help="positive | neutral | negative, to place it."
+        None,
+        "--label",
+        help="positive | neutral | negative, to place it (a folder in the Scoliosis1K layout "
+        "<id>/<label>/<view>/<file> keeps its own ids, labels and views when none is given).",
     ),
     view: str = typer.Option("000_180", "--view", help="View folder name, as in Scoliosis1K."),
     full: bool = typer.Option(False, "--full", help="PNGs at full resolution (the cropped mask)."),
@@ -144,9 +147,13 @@ def silhouettes(
 
     opt.set_verbosity(quiet, verbose)
     with progress_bars(quiet) as on_progress:
-        written = export_silhouettes(
+        written, failures = export_silhouettes(
             source, out, settings, label, view, full, pseudonymize, salt, on_progress
         )
     if not quiet:
         for line in written:
             console.print(line)
+    for line in failures:
+        err_console.print(f"failed: {line}")
+    if failures:
+        raise typer.Exit(1)

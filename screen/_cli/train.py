@@ -34,6 +34,13 @@ def train(
     ),
     partition: Path = typer.Option(..., "--partition", help="JSON with TRAIN_SET / TEST_SET ids."),
     out: Path = typer.Option(..., "--out", help="Folder for checkpoints and the exported model."),
+    also: list[Path] = typer.Option(
+        [],
+        "--also",
+        help="Another <id>/<label>/<view>/*.pkl folder with more sequences of the training ids, "
+        "e.g. `screen silhouettes` of their videos: the front end's own silhouettes "
+        "(repeatable; ids absent there keep only their own).",
+    ),
     resume: Path | None = typer.Option(None, "--resume", help="Continue from this checkpoint."),
     settings: TrainingSettings = DEFAULTS,
 ) -> None:
@@ -47,8 +54,8 @@ def train(
     from .training_views import TrainingBar, counts_table
 
     split = read_partition(partition)
-    console.print(counts_table(split_counts(data_root, split)))
-    dataset = SilhouetteDataset.open(data_root, split, Split.TRAIN)
+    console.print(counts_table(split_counts(data_root, split, also)))
+    dataset = SilhouetteDataset.open(data_root, split, Split.TRAIN, also)
     command = _command_line("train", ctx.params)
     with progress_bars(False) as on_progress:
         dataset.preload(on_progress)
@@ -70,8 +77,9 @@ def _command_line(name: str, params: dict) -> str:
     """The command as given (arguments first, then options), for a model's provenance."""
     words = ["screen", name, str(params["data_root"])]
     for key, value in params.items():
-        if key != "data_root" and value is not None:
-            words += [f"--{key.replace('_', '-')}", str(value)]
+        for one in value if isinstance(value, list) else [value]:
+            if key != "data_root" and one is not None:
+                words += [f"--{key.replace('_', '-')}", str(one)]
     return shlex.join(words)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -131,30 +132,50 @@ def scan_subject(root: Path, subject: str) -> list[SequenceRecord]:
     return records
 
 
+def _same_label(records: list[SequenceRecord], label: Label) -> list[SequenceRecord]:
+    """`records` of an id from another folder, refused if that folder labels the id otherwise."""
+    for record in records:
+        if record.label is not label:
+            raise LayoutProblem(
+                record.path, f"labelled {record.label.value} here but {label.value} in the dataset"
+            )
+    return records
+
+
 class SilhouetteDataset:
     """The sequences of one split, with uint8 [T, 64, 64] arrays cached after the first read."""
 
-    def __init__(self, root: Path, partition: Partition, split: Split) -> None:
+    def __init__(
+        self, root: Path, partition: Partition, split: Split, also: Sequence[Path] = ()
+    ) -> None:
         self.root = Path(root)
         self.partition = partition
         self.split = split
-        if not self.root.is_dir():
-            raise LayoutProblem(self.root, "dataset folder not found")
-        self.records: list[SequenceRecord] = [
-            record
-            for subject in partition.ids[split]
-            for record in scan_subject(self.root, subject)
-        ]
+        for folder in (self.root, *also):
+            if not Path(folder).is_dir():
+                raise LayoutProblem(Path(folder), "dataset folder not found")
+        self.records: list[SequenceRecord] = []
+        for subject in partition.ids[split]:
+            own = scan_subject(self.root, subject)
+            self.records += own
+            for folder in map(Path, also):  # more sequences of the same ids, where there are any
+                if (folder / subject).is_dir():
+                    self.records += _same_label(scan_subject(folder, subject), own[0].label)
         self._cache: dict[int, np.ndarray] = {}
 
     @classmethod
     def open(
-        cls, root: str | Path, partition: str | Path | Partition, split: Split | str
+        cls,
+        root: str | Path,
+        partition: str | Path | Partition,
+        split: Split | str,
+        also: Sequence[str | Path] = (),
     ) -> SilhouetteDataset:
-        """Check the layout of one split (cheap: no pickle is read yet)."""
+        """Check the layout of one split (cheap: no pickle is read yet); `also`: folders with
+        more sequences of the same ids (e.g. the front end's silhouettes of their videos)."""
         if not isinstance(partition, Partition):
             partition = read_partition(partition)
-        return cls(Path(root), partition, Split(split))
+        return cls(Path(root), partition, Split(split), [Path(f) for f in also])
 
     def __len__(self) -> int:
         return len(self.records)
@@ -183,10 +204,15 @@ class SilhouetteDataset:
         return [record.subject for record in self.records]
 
 
-def split_counts(root: str | Path, partition: Partition) -> dict[Split, dict[Label, int]]:
-    """Sequences per class in every split the partition lists (scans folders, reads no pickle)."""
+def split_counts(
+    root: str | Path, partition: Partition, also: Sequence[Path] = ()
+) -> dict[Split, dict[Label, int]]:
+    """Sequences per class in every split the partition lists (scans folders, reads no pickle);
+    `also` adds to the training split only."""
     return {
-        split: SilhouetteDataset(Path(root), partition, split).counts()
+        split: SilhouetteDataset(
+            Path(root), partition, split, also if split is Split.TRAIN else ()
+        ).counts()
         for split in Split
         if partition.ids[split] or split is not Split.VAL
     }
