@@ -117,8 +117,11 @@ class Screening:
     frontend: FrontendResult
 
 
-def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classifier:
-    """The classifier the settings name (default: the demo model), loaded and checked."""
+def classifier_from_settings(
+    settings: Settings | ClassifierSettings, threads: int | None = None
+) -> Classifier:
+    """The classifier the settings name (default: the demo model), loaded and checked;
+    `threads`: its CPU threads, known now so a converted backbone opens once with them."""
     chosen = settings if isinstance(settings, ClassifierSettings) else settings.classifier
     runtime = NATIVE if isinstance(settings, ClassifierSettings) else settings.runtime.engine
     return load_classifier(
@@ -131,6 +134,7 @@ def classifier_from_settings(settings: Settings | ClassifierSettings) -> Classif
         operating_point=chosen.operating_point,
         calibrated=chosen.calibrated,
         runtime=runtime,
+        threads=threads,
     )
 
 
@@ -146,7 +150,7 @@ class Screener:
         self.settings = settings
         return_large_buffers()  # memory flat from one video to the next (see memory.py)
         budget = cpu_budget(settings)
-        self.classifier = classifier or classifier_from_settings(settings)
+        self.classifier = classifier or classifier_from_settings(settings, budget)
         if self.classifier.threads is None:
             self.classifier.threads = budget  # the detector leaves torch on one thread
         self.frontend = frontend or Frontend(settings, budget)

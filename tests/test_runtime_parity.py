@@ -194,6 +194,23 @@ def test_sconets_backbone_on_a_converted_runtime_gives_pytorchs_verdicts(runtime
             assert max(differences) <= 1e-4
 
 
+def test_a_screener_opens_sconets_session_once_with_its_thread_budget(monkeypatch, phantom_walks):
+    from screen.pipeline import Screener
+    from screen.runtime import engines
+
+    opened, original = [], engines.OnnxRuntimeNetwork.__init__
+
+    def counting(network, path, threads=1):
+        opened.append(threads)
+        original(network, path, threads)
+
+    monkeypatch.setattr(engines.OnnxRuntimeNetwork, "__init__", counting)
+    settings = Settings.of(runtime="onnxruntime", workers=2, detector="background",
+                           segmenter="background")  # fmt: skip
+    Screener(settings).classifier.predict(phantom_walks[0])
+    assert opened == [2]  # not once with 1 thread and again at the first prediction
+
+
 def test_sconet_falls_back_to_pytorch_with_the_reason_and_bf16_stays_in_pytorch(
     tmp_path, caplog, phantom_walks
 ):

@@ -26,7 +26,7 @@ from ..errors import ScreenError, WeightsMissing
 from ..modelfiles.files import resolve_file
 from ..modelfiles.specs import ModelSpec, get_spec
 from ..runtime.convert import YOLO, convert
-from ..runtime.engines import open_network
+from ..runtime.engines import open_network, runtime_record
 from ..settings import AUTO, DetectorSettings, SegmenterSettings
 from .background import Scene
 from .detect import BackgroundDetector, Detector, YoloDetector
@@ -105,10 +105,7 @@ def _humanseg(
 def runtime_facts(stage: object) -> dict:
     """Which runtime runs a network stage, and why it is not the one asked for, if so."""
     runtime = getattr(stage, "runtime", None)
-    if runtime is None:
-        return {}
-    note = getattr(stage, "runtime_note", None)
-    return {"runtime": runtime, **({"runtime_fallback": note} if note else {})}
+    return {} if runtime is None else runtime_record(runtime, getattr(stage, "runtime_note", None))
 
 
 Builder = Callable[[ModelSpec, Path, object, int, str, Loaded], object]

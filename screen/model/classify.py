@@ -319,8 +319,9 @@ class Classifier:
 
     def runtime_info(self) -> dict[str, str]:
         """Where the backbone runs, and why not where asked if it fell back."""
-        fallback = {"runtime_fallback": self.runtime_fallback} if self.runtime_fallback else {}
-        return {"runtime": self.runtime_used, **fallback}
+        from ..runtime.engines import runtime_record
+
+        return runtime_record(self.runtime_used, self.runtime_fallback)
 
     @property
     def probability_note(self) -> str:

@@ -213,6 +213,11 @@ class PaddleNetwork:
         return twin
 
 
+def runtime_record(runtime: str, fallback: str | None) -> dict[str, str]:
+    """A network's runtime as results record it, with why it is not the one asked for."""
+    return {"runtime": runtime, **({"runtime_fallback": fallback} if fallback else {})}
+
+
 def open_network(
     requested: str, convert: Callable[[], Path], threads: int, what: str
 ) -> tuple[Network | None, str | None]:
