@@ -9,7 +9,7 @@ export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 
 .PHONY: setup lock test test-all demo lint clean examples demo-weights demo-weights-compare \
 	demo-recalibrate bench bench-full \
-	phantom-videos evaluate-videos
+	phantom-videos evaluate-videos frontend-train
 
 setup: $(STAMP)
 
@@ -78,8 +78,9 @@ DEMO_DATA ?= --train 300 --train-ratio 1:1:1 --test 90 --test-ratio 1:1:1 --val 
 	--view front,side,front,oblique,front
 DEMO_WEIGHTS ?= weights/sconet-mt-demo.safetensors
 DEMO_CARD ?= models/sconet-mt-demo.card.md
+DEMO_ALSO ?=
 DEMO_TRAIN = $(VENV)/bin/screen train $(DEMO_DIR)/phantoms \
-	--partition $(DEMO_DIR)/phantoms/partition.json $(DEMO_SCHEDULE) \
+	--partition $(DEMO_DIR)/phantoms/partition.json $(DEMO_SCHEDULE) $(DEMO_ALSO) \
 	--trained-on "synthetic phantom walkers (screen phantom dataset $(DEMO_DATA))"
 DEMO_PUBLISH = $(VENV)/bin/screen demo-weights --phantoms $(DEMO_DIR)/phantoms \
 	--mt $(DEMO_DIR)/sconet-mt/sconet-mt-demo.safetensors --weights $(DEMO_WEIGHTS) --card $(DEMO_CARD)
@@ -106,7 +107,8 @@ demo-weights-compare: demo-weights
 # evaluate` screens every video as `screen batch` does (about 8-15 min with 2 workers;
 # resumable), writing $(VIDEOSET_EVAL)/evaluation.json and the printed tables beside it.
 VIDEOSET_DIR ?= $(DEMO_DIR)/videos
-VIDEOSET_OPTIONS ?= --split test --seconds 8 --size 640x360 --workers 2
+VIDEO_FILMING ?= --seconds 8 --size 640x360 --workers 2
+VIDEOSET_OPTIONS ?= --split test $(VIDEO_FILMING)
 VIDEOSET_EVAL ?= $(VIDEOSET_DIR)/evaluation
 EVALUATE_OPTIONS ?= --workers 2
 phantom-videos: setup $(VIDEOSET_DIR)/videoset.json
@@ -126,7 +128,18 @@ evaluate-videos: phantom-videos
 	$(VENV)/bin/screen demo-card --videos $(VIDEOSET_EVAL)/evaluation.json \
 		--videoset $(VIDEOSET_DIR)/videoset.json --card $(DEMO_CARD)
 
-# Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 120 s, made once
+# The front end's own silhouettes of the training walkers: one video per walker of the train
+# split, filmed as phantom-videos films the test split (~3 min), exported by the default offline
+# front end as a Scoliosis1K tree (~20 min on 2 cores; both resume).  `make demo-weights
+# DEMO_ALSO="--also $(FRONTEND_TRAIN)"` trains on them beside the true silhouettes.
+TRAIN_VIDEOS_DIR ?= $(DEMO_DIR)/videos-train
+FRONTEND_TRAIN ?= $(DEMO_DIR)/frontend-train
+frontend-train: setup $(DEMO_DIR)/phantoms/partition.json
+	$(VENV)/bin/screen phantom videoset $(TRAIN_VIDEOS_DIR) --from $(DEMO_DIR)/phantoms \
+		--split train $(VIDEO_FILMING)
+	$(VENV)/bin/screen silhouettes $(TRAIN_VIDEOS_DIR) --out $(FRONTEND_TRAIN) --quiet
+
+# Speed and memory of the whole pipeline on phantom videos (720p, 20 s and 60 s, made once
 # into .cache/bench/): prints a table, writes bench.json.  About 5 minutes on 2 idle cores;
 # `bench-full` adds the straightforward reference runs and the in-process batch (~15 minutes).
 bench: setup

@@ -170,7 +170,7 @@ def make_video_screener(settings: Settings, model_sha256: str | None = None) -> 
     finds another file under the same name (another machine's copy) refuses to start.
     """
     from .errors import ScreenError
-    from .outputs.report import attention_map_png, silhouette_strip_png
+    from .outputs.report_pictures import attention_map_png, silhouette_strip_png
     from .pipeline import Screener
 
     screener = Screener(settings)

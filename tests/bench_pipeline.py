@@ -367,7 +367,7 @@ def precision_parity_job(models: dict, count: int = 12) -> dict:
 
 
 def _batch_factory(variant: str, models: dict, videos: list[str]):
-    from screen.outputs.report import silhouette_strip_png
+    from screen.outputs.report_pictures import silhouette_strip_png
 
     screener = make_screener(videos[0], variant, models)
 

@@ -14,7 +14,8 @@ import pytest
 from browser import find_browser, open_page, screenshot
 
 from screen.outputs.explain import attention_png
-from screen.outputs.report import VideoRow, clip_plot_svg, render_report, silhouette_strip_png
+from screen.outputs.report import VideoRow, render_report
+from screen.outputs.report_pictures import clip_plot_svg, silhouette_strip_png
 from screen.outputs.result import ClipResult, ModelInfo, Probabilities, Quality, ScreeningResult
 from screen.outputs.verdict import ACTION_FOR_VERDICT, Verdict
 from screen.silhouettes.files import read_silhouettes
