@@ -12,19 +12,14 @@ from random_models import random_classifier
 
 from screen.batch import BatchRun
 from screen.cli import main
+from screen.labelled_videos import LabelledVideo, LabelsProblem, read_labels_csv, scan_video_folder
 from screen.model.checkpoint import save_checkpoint
 from screen.model.classes import Label
 from screen.outputs.report import VideoRow
 from screen.outputs.result import ModelInfo, Probabilities, Quality, ScreeningResult
 from screen.outputs.verdict import Verdict
 from screen.training.dataset import read_partition
-from screen.video_evaluation import (
-    LabelledVideo,
-    LabelsProblem,
-    read_labels_csv,
-    scan_video_folder,
-    video_report,
-)
+from screen.video_evaluation import video_report
 
 MODEL = ModelInfo("demo", "0" * 64, ("negative", "neutral", "positive"), False, "phantoms")
 

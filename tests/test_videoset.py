@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from screen.cli import main
+from screen.labelled_videos import read_labels_csv, scan_video_folder
 from screen.phantom import build_dataset
 from screen.phantom.camera import VIEW_NAMES
 from screen.phantom.videoset import VARIETY, build_videoset, plan_videoset
-from screen.video_evaluation import read_labels_csv, scan_video_folder
 
 TINY = {"seconds": 1.0, "size": (160, 120)}
 

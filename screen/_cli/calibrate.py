@@ -71,13 +71,14 @@ def calibrate(
     so the calibration covers what the front end does to the silhouettes.
     """
     from ..errors import FileProblem, ScreenError
+    from ..labelled_videos import has_videos, is_labels_csv
     from ..model.operating_point import parse_target
     from ..pipeline import classifier_from_settings
     from ..training.calibrate import calibrate as run_calibration
     from ..training.calibrate import check_method, fit_and_save, reliability_diagram
     from ..training.dataset import SilhouetteDataset, Split
     from ..training.train import set_threads
-    from ..video_evaluation import has_videos, is_labels_csv, video_clip_log_probabilities
+    from ..video_evaluation import video_clip_log_probabilities
     from .train import labelled_videos
 
     if split not in (Split.VAL.value, Split.TRAIN.value):

@@ -126,7 +126,7 @@ def evaluate(
     over all videos.
     """
     from ..errors import ScreenError
-    from ..video_evaluation import has_videos, is_labels_csv
+    from ..labelled_videos import has_videos, is_labels_csv
 
     if split not in {"test", "train", "val"}:
         raise ScreenError(f"--split must be test, train or val, got {split!r}")
@@ -201,8 +201,8 @@ def labelled_videos(data: Path, partition: Path | None, split: str, out: Path) -
     """The labelled videos DATA names (a CSV, or a folder restricted by the partition's split)
     and how they were given; `out`, the output folder, is never scanned for videos."""
     from ..errors import FileProblem
+    from ..labelled_videos import is_labels_csv, read_labels_csv, scan_video_folder
     from ..training.dataset import read_partition
-    from ..video_evaluation import is_labels_csv, read_labels_csv, scan_video_folder
 
     if out.exists() and not out.is_dir():
         raise FileProblem(out, "exists and is not a folder: it names the output folder")
@@ -229,9 +229,7 @@ def _evaluate_videos(
     settings: Settings,
 ) -> None:
     from ..training.evaluate import plot_confusion
-    from ..video_evaluation import (
-        evaluate_videos,
-    )
+    from ..video_evaluation import evaluate_videos
     from .tables import report_tables
 
     videos, source = labelled_videos(data, partition, split, out)
